@@ -1,0 +1,110 @@
+"""Typed params: one pydantic model per params.yaml section, validated on load.
+
+A wrong key or a value of the wrong type fails with the key's dotted name, so the
+user sees `rank.min_chars: Input should be a valid integer`, not a traceback.
+"""
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stages.errors import StageError
+
+
+class Section(BaseModel):
+    # strict: "5" is not an int; forbid: a misspelt key is an error, not a silent default.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataConfig(Section):
+    source: Literal["simulated", "reddit", "dump"] = "simulated"
+    subreddit: str = "WritingPrompts"
+
+
+class SimulateConfig(Section):
+    """The simulated subreddit: size, writers and the vote model that confounds scores."""
+
+    seed: int = 0
+    n_prompts: int = Field(1000, ge=1)
+    n_writers: int = Field(300, ge=1)
+    stories_per_prompt: float = Field(7.0, gt=2.0)
+    one_story_share: float = Field(0.05, ge=0.0, le=1.0)
+    deleted_share: float = Field(0.03, ge=0.0, le=1.0)
+    removed_share: float = Field(0.02, ge=0.0, le=1.0)
+    reply_share: float = Field(0.2, ge=0.0, le=1.0)
+    duplicate_share: float = Field(0.02, ge=0.0, le=1.0)
+    popularity_sigma: float = Field(1.0, ge=0.0)
+    delay_median_h: float = Field(2.0, gt=0.0)
+    delay_sigma: float = Field(1.0, ge=0.0)
+    attention_tau_h: float = Field(4.0, gt=0.0)
+    quality_weight: float = 1.0
+    vote_noise: float = Field(0.4, ge=0.0)
+    base_votes: float = Field(30.0, gt=0.0)
+    start_utc: int = 1609459200
+
+
+class RankConfig(Section):
+    """Story selection, adjusted ranking, tiers, splits and preference pairs."""
+
+    min_chars: int = Field(50, ge=0)
+    min_stories: int = Field(2, ge=1)
+    w_rank: float = 1.0
+    w_time: float = 0.5
+    # Quantiles of adjusted (over the train split) that separate bad | ok | good.
+    tier_cutpoints: list[float] = Field(default_factory=lambda: [1 / 3, 2 / 3], min_length=2, max_length=2)
+    val_share: float = Field(0.1, ge=0.0, le=1.0)
+    test_share: float = Field(0.1, ge=0.0, le=1.0)
+    split_seed: int = 0
+    pair_rule: Literal["adjusted", "shp"] = "adjusted"
+    pair_margin: float = Field(0.5, ge=0.0)
+    shp_score_ratio: float = Field(2.0, ge=1.0)
+
+    @field_validator("tier_cutpoints")
+    @classmethod
+    def _ordered_quantiles(cls, cutpoints: list[float]) -> list[float]:
+        low, high = cutpoints
+        if not 0.0 < low < high < 1.0:
+            raise ValueError("cut points must satisfy 0 < low < high < 1")
+        return cutpoints
+
+    @model_validator(mode="after")
+    def _leaves_train(self) -> "RankConfig":
+        if self.val_share + self.test_share >= 1.0:
+            raise ValueError("val_share + test_share must leave a train split")
+        return self
+
+
+SectionT = TypeVar("SectionT", bound=Section)
+
+
+def read_params(path: Path) -> dict:
+    if not path.exists():
+        raise StageError(f"{path} not found: run from the project root or pass --params")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise StageError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from error
+    if not isinstance(params, dict):
+        raise StageError(f"{path} must hold a mapping of sections")
+    return params
+
+
+def load_section(path: Path, name: str, model: type[SectionT]) -> SectionT:
+    """Validate params.yaml's section `name`; a missing section takes the defaults."""
+    raw = read_params(path).get(name) or {}
+    if not isinstance(raw, dict):
+        raise StageError(f"{path}: {name} must be a mapping")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise StageError(f"{path}: {describe_validation_error(name, error)}") from error
+
+
+def describe_validation_error(section: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join([section, *(str(part) for part in first["loc"])])
+    got = f" (got {first['input']!r})" if first["type"] not in {"missing", "value_error"} else ""
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{key}: {first['msg']}{got}{more}"

@@ -1,0 +1,85 @@
+"""rank: raw comments -> stories with adjusted rankings, tiers and splits, plus preference pairs."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.atomic_io import atomic_output_dir, read_parquet, write_metrics, write_parquet
+from stages.config import DataConfig, RankConfig, load_section
+from stages.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, SPLITS, STORY_COLUMNS, SUBMISSION_COLUMNS, TIERS, require_columns
+from stages.errors import StageError
+from stages.gold import gold
+from stages.ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
+from stages.story_selection import select_stories
+
+RAW = Path("data/raw")
+PROCESSED = Path("data/processed")
+METRICS = Path("reports/rank.json")
+
+
+def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]:
+    """How well each signal recovers true quality; only the simulator knows it."""
+    stories = stories.assign(gold=[gold(p, s) for p, s in zip(stories["prompt"], stories["story"])])
+    gold_of = stories.set_index("comment_id")["gold"]
+    agreement = (gold_of.loc[pairs["chosen_id"]].to_numpy() > gold_of.loc[pairs["rejected_id"]].to_numpy())
+    return {
+        "rank/spearman_gold_score": spearman(stories["gold"], stories["score"]),
+        # rank 1 is the best story, so correlate against the negated z-score of rank.
+        "rank/spearman_gold_rank": spearman(stories["gold"], -stories["z_rank"]),
+        "rank/spearman_gold_adjusted": spearman(stories["gold"], stories["adjusted"]),
+        "rank/within_spearman_gold_rank": mean_within_spearman(stories.assign(neg_rank=-stories["rank"]), "gold", "neg_rank"),
+        "rank/within_spearman_gold_adjusted": mean_within_spearman(stories, "gold", "adjusted"),
+        "rank/pair_gold_agreement": float(agreement.mean()) if len(pairs) else float("nan"),
+    }
+
+
+def rank_metrics(
+    n_submissions: int, n_comments: int, dropped: dict[str, int], stories: pd.DataFrame, pairs: pd.DataFrame
+) -> dict[str, float | int]:
+    metrics: dict[str, float | int] = {
+        "rank/submissions_in": n_submissions,
+        "rank/comments_in": n_comments,
+        "rank/stories": len(stories),
+        "rank/submissions": int(stories["submission_id"].nunique()),
+        "rank/pairs": len(pairs),
+    }
+    metrics |= {f"rank/dropped_{reason}": count for reason, count in dropped.items()}
+    metrics |= {f"rank/stories_{split}": int((stories["split"] == split).sum()) for split in SPLITS}
+    metrics |= {f"rank/pairs_{split}": int((pairs["split"] == split).sum()) for split in SPLITS}
+    metrics |= {f"rank/tier_share_{tier}": float((stories["tier"] == tier).mean()) for tier in TIERS}
+    return metrics
+
+
+def run(params: Path) -> str:
+    data = load_section(params, "data", DataConfig)
+    config = load_section(params, "rank", RankConfig)
+    submissions = require_columns(
+        read_parquet(RAW / "submissions.parquet", "run `ahf scrape` first"), SUBMISSION_COLUMNS, "submissions"
+    )
+    comments = require_columns(
+        read_parquet(RAW / "comments.parquet", "run `ahf scrape` first"), COMMENT_COLUMNS, "comments"
+    )
+    if submissions.empty:
+        raise StageError(f"{RAW / 'submissions.parquet'} holds no submissions: nothing to rank")
+
+    selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
+    if selected.empty:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items() if count)
+        raise StageError(f"no stories left to rank after selection (dropped: {reasons or 'none'})")
+    stories = rank_stories(selected, config)
+    pairs = preference_pairs(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
+
+    metrics = rank_metrics(len(submissions), len(comments), dropped, stories, pairs)
+    if data.source == "simulated":
+        metrics |= gold_metrics(stories, pairs)
+    metrics = {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in metrics.items()}
+
+    with atomic_output_dir(PROCESSED) as staging:
+        write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / "stories.parquet")
+        write_parquet(pairs[[*PAIR_COLUMNS, "chosen_id", "rejected_id"]], staging / "pairs.parquet")
+    write_metrics(METRICS, metrics)
+    return (
+        f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(pairs)} pairs; "
+        f"dropped {sum(dropped.values())} comments"
+    )
