@@ -6,6 +6,7 @@ exits 2; anything else is a bug and keeps its traceback.
 """
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -23,13 +24,24 @@ app = typer.Typer(
 STAGES = {
     "scrape": "Fill data/raw/ from the simulator, Reddit (PRAW) or dump files.",
     "rank": "Rank stories by adjusted score, bin tiers, split, build preference pairs.",
+    "tokenizer": "Train the tiny base's BPE tokenizer (or save the pretrained base's).",
+    "sft": "Behavior cloning: fine-tune the base LM on prompt -> story.",
+    "reward": "Train the reward model (tier, pairwise or listwise) on the rankings.",
 }
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params file to read.")
 
 
+def quiet_libraries() -> None:
+    """Our own progress bars say what runs; the libraries' per-file bars and notices
+    (weight loading, shard writing) would bury them. Users can set these themselves."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 def register(name: str, help_text: str) -> None:
     def command(params: Path = PARAMS_OPTION) -> None:
+        quiet_libraries()
         module = importlib.import_module(f"stages.{name}")
         try:
             summary = module.run(params)

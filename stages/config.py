@@ -108,3 +108,72 @@ def describe_validation_error(section: str, error: ValidationError) -> str:
     got = f" (got {first['input']!r})" if first["type"] not in {"missing", "value_error"} else ""
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{key}: {first['msg']}{got}{more}"
+
+
+class ModelConfig(Section):
+    """The base: `tiny` is a GPT-2 trained from scratch; anything else is loaded with from_pretrained."""
+
+    base: str = "tiny"
+    # tiny only: tokenizer and architecture.
+    vocab_size: int = Field(2048, ge=300)
+    n_layer: int = Field(4, ge=1)
+    n_head: int = Field(4, ge=1)
+    n_embd: int = Field(128, ge=8)
+    # Every model: how much of a (prompt, story) it reads.
+    max_tokens: int = Field(192, ge=16)
+    max_prompt_tokens: int = Field(48, ge=4)
+
+    @model_validator(mode="after")
+    def _fits(self) -> "ModelConfig":
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd must be a multiple of n_head")
+        if self.max_prompt_tokens >= self.max_tokens:
+            raise ValueError("max_prompt_tokens must leave room for the story within max_tokens")
+        return self
+
+
+class OptimConfig(Section):
+    """AdamW with linear warmup then cosine decay, evaluated every eval_every steps."""
+
+    seed: int = 0
+    batch_size: int = Field(16, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_steps: int = Field(50, ge=0)
+    max_steps: int = Field(600, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    eval_every: int = Field(100, ge=1)
+    # Stop after this many evaluations without improvement; 0 never stops early.
+    patience: int = Field(3, ge=0)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+
+
+class SftConfig(OptimConfig):
+    tiers: list[Literal["good", "ok", "bad"]] = Field(default_factory=lambda: ["good", "ok"], min_length=1)
+    max_eval_stories: int = Field(400, ge=1)
+    # Stories written for fixed val prompts at every evaluation (reports/sft_samples.jsonl).
+    sample_prompts: int = Field(3, ge=0)
+    sample_max_new_tokens: int = Field(160, ge=1)
+    temperature: float = Field(0.8, gt=0.0)
+    top_k: int = Field(50, ge=0)
+
+
+class RewardConfig(OptimConfig):
+    kind: Literal["tier", "pairwise", "listwise"] = "pairwise"
+    init: Literal["sft", "base"] = "sft"
+    # pairwise: loss = -log sigmoid(r_chosen - r_rejected - margin_scale * margin).
+    margin_scale: float = Field(0.0, ge=0.0)
+    # listwise: prompts per batch (each brings all its stories).
+    prompts_per_batch: int = Field(4, ge=1)
+    # tier: the reward of each tier; the reward is their expectation under the classifier.
+    tier_values: dict[Literal["bad", "ok", "good"], float] = Field(
+        default_factory=lambda: {"bad": -1.0, "ok": 0.0, "good": 1.0}
+    )
+
+    @field_validator("tier_values")
+    @classmethod
+    def _every_tier(cls, values: dict[str, float]) -> dict[str, float]:
+        if set(values) != {"bad", "ok", "good"}:
+            raise ValueError("give a value for each of bad, ok and good")
+        return values

@@ -11,11 +11,8 @@ from stages.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, SPLITS, STORY_COLUMN
 from stages.errors import StageError
 from stages.gold import gold
 from stages.ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
+from stages.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
 from stages.story_selection import select_stories
-
-RAW = Path("data/raw")
-PROCESSED = Path("data/processed")
-METRICS = Path("reports/rank.json")
 
 
 def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]:
@@ -55,13 +52,13 @@ def run(params: Path) -> str:
     data = load_section(params, "data", DataConfig)
     config = load_section(params, "rank", RankConfig)
     submissions = require_columns(
-        read_parquet(RAW / "submissions.parquet", "run `ahf scrape` first"), SUBMISSION_COLUMNS, "submissions"
+        read_parquet(RAW_DIR / "submissions.parquet", "run `ahf scrape` first"), SUBMISSION_COLUMNS, "submissions"
     )
     comments = require_columns(
-        read_parquet(RAW / "comments.parquet", "run `ahf scrape` first"), COMMENT_COLUMNS, "comments"
+        read_parquet(RAW_DIR / "comments.parquet", "run `ahf scrape` first"), COMMENT_COLUMNS, "comments"
     )
     if submissions.empty:
-        raise StageError(f"{RAW / 'submissions.parquet'} holds no submissions: nothing to rank")
+        raise StageError(f"{RAW_DIR / 'submissions.parquet'} holds no submissions: nothing to rank")
 
     selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
     if selected.empty:
@@ -75,10 +72,10 @@ def run(params: Path) -> str:
         metrics |= gold_metrics(stories, pairs)
     metrics = {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in metrics.items()}
 
-    with atomic_output_dir(PROCESSED) as staging:
-        write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / "stories.parquet")
-        write_parquet(pairs[[*PAIR_COLUMNS, "chosen_id", "rejected_id"]], staging / "pairs.parquet")
-    write_metrics(METRICS, metrics)
+    with atomic_output_dir(PROCESSED_DIR) as staging:
+        write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / STORIES_FILE.name)
+        write_parquet(pairs[[*PAIR_COLUMNS, "chosen_id", "rejected_id"]], staging / PAIRS_FILE.name)
+    write_metrics(metrics_file("rank"), metrics)
     return (
         f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(pairs)} pairs; "
         f"dropped {sum(dropped.values())} comments"

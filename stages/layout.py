@@ -1,0 +1,21 @@
+"""Where each stage's outputs live, relative to the project root (mirrors dvc.yaml)."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+PROCESSED_DIR = Path("data/processed")
+STORIES_FILE = PROCESSED_DIR / "stories.parquet"
+PAIRS_FILE = PROCESSED_DIR / "pairs.parquet"
+
+TOKENIZER_DIR = Path("models/tokenizer")
+SFT_DIR = Path("models/sft")
+REWARD_DIR = Path("models/reward")
+
+REPORTS_DIR = Path("reports")
+SFT_SAMPLES_FILE = REPORTS_DIR / "sft_samples.jsonl"
+SFT_LIVE_DIR = REPORTS_DIR / "sft_live"
+REWARD_LIVE_DIR = REPORTS_DIR / "reward_live"
+
+
+def metrics_file(stage: str) -> Path:
+    return REPORTS_DIR / f"{stage}.json"
