@@ -72,6 +72,15 @@ def write_raw(raw_dir: Path, raw: RawData) -> None:
         (staging / STATE).write_text(json.dumps(raw.state, indent=2, sort_keys=True) + "\n")
 
 
+def merged_raw(held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame, subreddit: str, unfinished_pass: dict | None) -> RawData:
+    """held extended by new rows of real data, with the state to write beside them."""
+    return RawData(
+        merge_snapshots(held.submissions, submissions),
+        merge_snapshots(held.comments, comments),
+        {"holds": REAL, "subreddit": subreddit, "pass": unfinished_pass},
+    )
+
+
 def real_data_to_extend(held: RawData, subreddit: str) -> RawData:
     """What a Reddit scrape or dump import merges into: never simulated rows, never another subreddit."""
     if held.state.get("holds") != REAL:
@@ -94,8 +103,7 @@ class Checkpoints:
     """A scrape's records so far, written into data/raw (merged) every `every` submissions."""
 
     def __init__(self, raw_dir: Path, held: RawData, subreddit: str, pass_key: dict, done: set[str], every: int):
-        self.raw_dir, self.held, self.every = raw_dir, held, every
-        self.state = {"holds": REAL, "subreddit": subreddit}
+        self.raw_dir, self.held, self.subreddit, self.every = raw_dir, held, subreddit, every
         self.pass_key = pass_key
         self.done = sorted(done)
         self.submissions: list[dict] = []
@@ -111,11 +119,12 @@ class Checkpoints:
             self.write(complete=False)
 
     def write(self, complete: bool) -> RawData:
-        unfinished = None if complete else {"key": self.pass_key, "done": self.done}
-        raw = RawData(
-            merge_snapshots(self.held.submissions, raw_frame(self.submissions, SUBMISSION_COLUMNS)),
-            merge_snapshots(self.held.comments, raw_frame(self.comments, COMMENT_COLUMNS)),
-            self.state | {"pass": unfinished},
+        raw = merged_raw(
+            self.held,
+            raw_frame(self.submissions, SUBMISSION_COLUMNS),
+            raw_frame(self.comments, COMMENT_COLUMNS),
+            self.subreddit,
+            None if complete else {"key": self.pass_key, "done": self.done},
         )
         write_raw(self.raw_dir, raw)
         self.unsaved = 0

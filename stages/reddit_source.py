@@ -5,10 +5,10 @@ praw_client_id, praw_client_secret and praw_user_agent, or a praw.ini site
 (data.reddit.praw_site). They go to PRAW and nowhere else: not into params, rows,
 metrics or messages.
 
-Every request is retried with exponential backoff on 429, 5xx and timeouts. prawcore
-itself already retries 5xx and dropped connections twice (sleeping up to about 6 s)
-before it raises, so a try here is one of prawcore's bundles of up to three requests;
-a 429 it raises at once.
+Every request is retried with exponential backoff on 429, 5xx and timeouts. Below
+that, prawcore itself sends a request up to three times on 5xx, timeouts and dropped
+connections (sleeping up to about 6 s in all) before it raises; a 429 it raises at
+once. So one try here is up to three HTTP requests for those, and exactly one for a 429.
 """
 
 import configparser
@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import praw
 import praw.exceptions
@@ -28,6 +29,7 @@ from stages.errors import StageError
 from stages.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
 from stages.retry import RetryPolicy, call_with_retries
 
+Result = TypeVar("Result")
 CREDENTIAL_VARIABLES = ("praw_client_id", "praw_client_secret", "praw_user_agent")
 SKIP_REASONS = ("reply", "unexpanded", "resumed", "listed_twice", "stickied_submission")
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})
@@ -37,7 +39,7 @@ TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, reque
 class TimeoutRequestor(prawcore.Requestor):
     """prawcore sends its import-time default timeout with every API call; send ours."""
 
-    def request(self, *args, timeout: float | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         return super().request(*args, timeout=self.timeout, **kwargs)
 
 
@@ -152,7 +154,7 @@ class ListingScrape:
             return listings.top(time_filter=self.config.time_filter, limit=self.config.limit)
         return getattr(listings, self.config.listing)(limit=self.config.limit)
 
-    def with_retries(self, call: Callable, what: str):  # type: ignore[no-untyped-def]
+    def with_retries(self, call: Callable[[], Result], what: str) -> Result:
         def on_retry(error: Exception, wait_s: float) -> None:
             self.retries += 1
             tqdm.write(f"ahf scrape: {what}: {error}; retrying in {wait_s:g} s")
@@ -167,7 +169,10 @@ class ListingScrape:
         seen: set[str] = set()
         name = f"r/{self.subreddit}/{self.config.listing}"
         with tqdm(total=self.config.limit, desc=f"scrape {name}", unit="submission") as progress:
-            while (listed := self.with_retries(lambda: next(listing, None), f"listing {name} after {len(seen)} submissions")) is not None:
+            while True:
+                listed = self.with_retries(lambda: next(listing, None), f"listing {name} (past {len(seen)} submissions)")
+                if listed is None:
+                    return
                 progress.update()
                 reason = skip_reason(listed, seen, self.done)
                 seen.add(listed.id)

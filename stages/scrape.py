@@ -15,7 +15,7 @@ from stages.dump_source import read_dumps
 from stages.errors import StageError
 from stages.privacy import author_salt
 from stages.raw_store import (
-    REAL, SIMULATED, Checkpoints, RawData, merge_snapshots, read_raw, real_data_to_extend, resumable_ids, write_raw,
+    SIMULATED, Checkpoints, RawData, merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
 )
 from stages.reddit_source import ListingScrape, reddit_client
 from stages.simulator import simulate_subreddit
@@ -79,11 +79,8 @@ def scrape_reddit(data: DataConfig) -> str:
 def import_dumps(data: DataConfig) -> str:
     held = real_data_to_extend(read_raw(RAW), data.subreddit)
     dump = read_dumps(data.dump.submissions, data.dump.comments, data.subreddit, author_salt())
-    raw = RawData(
-        merge_snapshots(held.submissions, dump.submissions),
-        merge_snapshots(held.comments, dump.comments),
-        {"holds": REAL, "subreddit": data.subreddit, "pass": held.state.get("pass")},
-    )
+    # An interrupted PRAW pass stays resumable across an import.
+    raw = merged_raw(held, dump.submissions, dump.comments, data.subreddit, held.state.get("pass"))
     write_raw(RAW, raw)
     stories = len(dump.comments)
     metrics = scrape_metrics(held, raw, len(dump.submissions), stories, dump.skipped) | {
