@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 from stages.config import SimulateConfig
+from stages.raw_store import latest_snapshots
 from stages.simulator import simulate_subreddit
 
 PAGE_SIZE = 100  # Reddit's most per listing page, whatever `limit` asks
@@ -104,8 +105,7 @@ class SubredditContent:
 
     def __init__(self, subreddit: str, submissions: pd.DataFrame, comments: pd.DataFrame, stories_shown: int, more_batch: int):
         self.subreddit = subreddit
-        self.submissions = submissions.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
-        self.comments = comments.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
+        self.submissions, self.comments = latest_snapshots(submissions), latest_snapshots(comments)
         self.stories_shown, self.more_batch = stories_shown, more_batch
         self.submission_rows = {row["id"]: row for row in self.submissions.to_dict("records")}
         by_score = self.comments.sort_values(["score", "id"], ascending=[False, True], kind="stable")

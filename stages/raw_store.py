@@ -60,8 +60,11 @@ def read_raw(raw_dir: Path) -> RawData:
     submissions = require_columns(read_parquet(raw_dir / SUBMISSIONS, "rerun the scrape"), SUBMISSION_COLUMNS, "submissions")
     comments = require_columns(read_parquet(raw_dir / COMMENTS, "rerun the scrape"), COMMENT_COLUMNS, "comments")
     state_path = raw_dir / STATE
-    # Before this file existed only the simulator wrote data/raw.
-    state = json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
+    try:
+        # Before this file existed only the simulator wrote data/raw.
+        state = json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
+    except json.JSONDecodeError as error:
+        raise StageError(f"{state_path} is not valid JSON ({error}): restore it, or remove {raw_dir} to start afresh") from error
     return RawData(submissions[list(SUBMISSION_COLUMNS)], comments[list(COMMENT_COLUMNS)], state)
 
 

@@ -57,8 +57,11 @@ CANARY_SECRET = "canary-secret-7f3e2d91"
 
 
 def scrape_state(folder: Path) -> dict:
-    path = folder / "data/raw/scrape_state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    """data/raw's state, or {} while there is none (or while a running scrape swaps it)."""
+    try:
+        return json.loads((folder / "data/raw/scrape_state.json").read_text())
+    except FileNotFoundError:
+        return {}
 
 
 def comment_fetches(server, start: int = 0) -> set[str]:
@@ -142,6 +145,23 @@ def test_a_scrape_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_pat
     assert 0 < len(fetched_by_rerun) <= 130 - 9  # killed mid-scrape, and the rerun resumed
     assert int(rerun.stdout.split(" resumed")[0].rsplit(" ", 1)[-1]) >= 9
     assert not list((tmp_path / "data").glob(".raw*"))
+
+
+def test_ctrl_c_saves_what_was_scraped_and_says_how_to_resume(tmp_path, simulated_frames):
+    reddit_params(tmp_path, checkpoint_every=1000)  # no checkpoint before the interrupt: only the handler saves
+    with serve(simulated_frames) as server:
+        server.faults.delay_s = 0.01
+        scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, env=praw_env(tmp_path, server),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while len(comment_fetches(server)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scraping.send_signal(signal.SIGINT)
+        _, stderr = scraping.communicate(timeout=60)
+    assert scraping.returncode == 2 and "Traceback" not in stderr
+    assert "interrupted; the " in stderr and "rerun to resume" in stderr
+    done = scrape_state(tmp_path)["pass"]["done"]
+    assert len(done) >= 4 and sorted(pd.read_parquet(tmp_path / "data/raw/submissions.parquet")["id"]) == sorted(done)
 
 
 def test_scraping_again_merges_and_keeps_the_newest_snapshot(tmp_path, simulated_frames):
