@@ -2,6 +2,11 @@
 
 A stage killed half way (an error, Ctrl-C, kill -9) must leave the previous output
 as it was, never a truncated parquet file that the next stage would read.
+
+A folder cannot be swapped for another in one rename, so atomic_output_dir retires
+the old folder first; a kill -9 between the two renames leaves only the retired one,
+which recover_output_dir (run before every write and by readers that resume) puts
+back. One writer per output folder at a time.
 """
 
 import json
@@ -17,19 +22,37 @@ import pandas as pd
 from stages.errors import StageError
 
 
+def retired_dir(final: Path) -> Path:
+    return final.with_name(f".{final.name}.old")
+
+
+def recover_output_dir(final: Path) -> None:
+    """Undo what a kill -9 during atomic_output_dir left: a retired folder, staging folders."""
+    final = Path(final)
+    retired = retired_dir(final)
+    if retired.exists():
+        if final.exists():
+            shutil.rmtree(retired)
+        else:
+            os.replace(retired, final)
+    for abandoned in final.parent.glob(f".{final.name}.*"):
+        if abandoned.is_dir():
+            shutil.rmtree(abandoned, ignore_errors=True)
+
+
 @contextmanager
 def atomic_output_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty folder beside `final`; on success it replaces `final` in one rename."""
+    """Yield an empty folder beside `final`; on success it replaces `final`."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    recover_output_dir(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    retired = final.with_name(f".{final.name}.old")
-    shutil.rmtree(retired, ignore_errors=True)
+    retired = retired_dir(final)
     if final.exists():
         os.replace(final, retired)
     os.replace(staging, final)

@@ -57,6 +57,30 @@ for stage_name, stage_help in STAGES.items():
     register(stage_name, stage_help)
 
 
+@app.command(name="fake-reddit")
+def fake_reddit(
+    params: Path = PARAMS_OPTION,
+    port: int = typer.Option(8765, help="Port on 127.0.0.1 (0: any free one)."),
+    site: str = typer.Option("fake-reddit", help="Name of the praw.ini site it prints."),
+) -> None:
+    """Serve the simulated subreddit (params' simulate section) through a local Reddit-speaking API."""
+    from stages.config import DataConfig, SimulateConfig, load_section
+    from stages.fake_reddit import simulated_reddit
+
+    try:
+        data = load_section(params, "data", DataConfig)
+        server = simulated_reddit(load_section(params, "simulate", SimulateConfig), data.subreddit, port=port)
+    except StageError as error:
+        typer.echo(f"ahf fake-reddit: error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Serving r/{data.subreddit} at {server.url} (Ctrl-C stops). A praw.ini site for it:\n")
+    typer.echo(server.praw_ini_site(site))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
 def main() -> None:
     app(prog_name="ahf")
 

@@ -18,9 +18,34 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class RedditConfig(Section):
+    """Scraping through PRAW. Credentials are never params: see reddit_source.py."""
+
+    listing: Literal["top", "new", "hot"] = "top"
+    time_filter: Literal["all", "year", "month", "week", "day", "hour"] = "all"  # top only
+    # Reddit lists about 1,000 submissions at most; None asks for all it will give.
+    limit: int | None = Field(1000, ge=1)
+    # Each `more` object expanded costs one request; None expands them all, 0 none.
+    replace_more_limit: int | None = Field(32, ge=0)
+    praw_site: str | None = None  # a praw.ini section; None: praw_* environment variables
+    checkpoint_every: int = Field(25, ge=1)  # submissions between atomic writes of data/raw
+    max_tries: int = Field(5, ge=1)
+    backoff_s: float = Field(2.0, ge=0.0)  # first wait after a failure; doubles each try
+    timeout_s: float = Field(16.0, gt=0.0)
+
+
+class DumpConfig(Section):
+    """Pushshift / Arctic Shift monthly dumps: zstandard-compressed NDJSON files."""
+
+    submissions: list[str] = Field(default_factory=list)
+    comments: list[str] = Field(default_factory=list)
+
+
 class DataConfig(Section):
     source: Literal["simulated", "reddit", "dump"] = "simulated"
-    subreddit: str = "WritingPrompts"
+    subreddit: str = Field("WritingPrompts", min_length=1)
+    reddit: RedditConfig = RedditConfig()
+    dump: DumpConfig = DumpConfig()
 
 
 class SimulateConfig(Section):

@@ -9,7 +9,7 @@ import pandas as pd
 from stages.errors import StageError
 
 SUBMISSION_COLUMNS = (
-    "id", "subreddit", "title", "selftext", "score", "num_comments",
+    "id", "subreddit", "title", "tag", "selftext", "score", "num_comments",
     "created_utc", "author_hash", "permalink", "scraped_utc",
 )
 COMMENT_COLUMNS = (
@@ -22,8 +22,22 @@ STORY_COLUMNS = (
 )
 PAIR_COLUMNS = ("submission_id", "prompt", "chosen", "rejected", "margin", "split")
 
+# Columns a scraped record must carry as integers / booleans, whatever the source's JSON held.
+RAW_INTEGER_COLUMNS = ("score", "num_comments", "created_utc", "scraped_utc")
+RAW_BOOLEAN_COLUMNS = ("stickied",)
+
 TIERS = ("bad", "ok", "good")
 SPLITS = ("train", "val", "test")
+
+
+def raw_frame(records: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Scraped records as a frame of the contract's columns, typed even when empty."""
+    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    for column in frame.columns.intersection(RAW_INTEGER_COLUMNS):
+        frame[column] = frame[column].astype("int64")
+    for column in frame.columns.intersection(RAW_BOOLEAN_COLUMNS):
+        frame[column] = frame[column].astype(bool)
+    return frame
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> pd.DataFrame:

@@ -1,27 +1,97 @@
 """scrape: fill data/raw/ with submissions and comments, from the simulator (default),
-Reddit through PRAW, or Pushshift-style dump files."""
+Reddit through PRAW, or Pushshift-style dump files.
 
+The simulator is the whole truth of its subreddit, so it replaces data/raw. Reddit
+and dumps each see only part of a subreddit's history, so they merge into it
+(stages/raw_store.py); `rm -rf data/raw` starts afresh.
+"""
+
+from collections import Counter
 from pathlib import Path
 
-from stages.atomic_io import atomic_output_dir, write_metrics, write_parquet
+from stages.atomic_io import write_metrics
 from stages.config import DataConfig, SimulateConfig, load_section
+from stages.dump_source import read_dumps
 from stages.errors import StageError
 from stages.layout import RAW_DIR, metrics_file
+from stages.privacy import author_salt
+from stages.raw_store import (
+    SIMULATED, Checkpoints, RawData, merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
+)
+from stages.reddit_source import ListingScrape, reddit_client
 from stages.simulator import simulate_subreddit
 
 
-
-def run(params: Path) -> str:
-    data = load_section(params, "data", DataConfig)
-    if data.source != "simulated":
-        raise StageError(f"data.source: {data.source!r} is not implemented yet; use 'simulated'")
+def scrape_simulated(data: DataConfig, params: Path) -> str:
     submissions, comments = simulate_subreddit(load_section(params, "simulate", SimulateConfig), data.subreddit)
-
-    with atomic_output_dir(RAW_DIR) as staging:
-        write_parquet(submissions, staging / "submissions.parquet")
-        write_parquet(comments, staging / "comments.parquet")
+    write_raw(RAW_DIR, RawData(submissions, comments, {"holds": SIMULATED, "subreddit": data.subreddit}))
     write_metrics(metrics_file("scrape"), {
         "scrape/submissions": len(submissions),
         "scrape/comments": len(comments),
     })
-    return f"scrape ({data.source}): {len(submissions)} submissions, {len(comments)} comments -> {RAW_DIR}/"
+    return f"scrape (simulated): {len(submissions)} submissions, {len(comments)} comments -> {RAW_DIR}/"
+
+
+def scrape_metrics(held: RawData, raw: RawData, fetched: int, stories: int, skipped: Counter) -> dict[str, int]:
+    return {
+        "scrape/submissions": len(raw.submissions),
+        "scrape/comments": len(raw.comments),
+        "scrape/fetched_submissions": fetched,
+        "scrape/stories": stories,
+        "scrape/new_submissions": int((~raw.submissions["id"].isin(held.submissions["id"])).sum()),
+        "scrape/new_comments": int((~raw.comments["id"].isin(held.comments["id"])).sum()),
+    } | {f"scrape/skipped_{reason}": count for reason, count in sorted(skipped.items())}
+
+
+def summary(what: str, fetched: int, stories: int, skipped: Counter, raw: RawData) -> str:
+    skips = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()) if count) or "none"
+    return (
+        f"scrape ({what}): {fetched} submissions, {stories} stories; skipped: {skips}; "
+        f"{RAW_DIR}/ holds {len(raw.submissions)} submissions, {len(raw.comments)} comments"
+    )
+
+
+def scrape_reddit(data: DataConfig) -> str:
+    config = data.reddit
+    reddit = reddit_client(config.praw_site, config.timeout_s)
+    held = real_data_to_extend(read_raw(RAW_DIR), data.subreddit)
+    pass_key = {"listing": config.listing, "time_filter": config.time_filter, "limit": config.limit}
+    done = resumable_ids(held.state, pass_key)
+    checkpoints = Checkpoints(RAW_DIR, held, data.subreddit, pass_key, done, config.checkpoint_every)
+    walk = ListingScrape(reddit, data.subreddit, config, author_salt(), done)
+    fetched = stories = 0
+    try:
+        for scraped in walk:
+            checkpoints.add(scraped.submission, scraped.stories)
+            fetched, stories = fetched + 1, stories + len(scraped.stories)
+    except (StageError, KeyboardInterrupt) as error:
+        if checkpoints.unsaved:
+            checkpoints.write(complete=False)
+        kept = f"; the {len(checkpoints.done)} submissions of this pass are saved in {RAW_DIR}/: rerun to resume" if checkpoints.done else ""
+        raise StageError(f"{'interrupted' if isinstance(error, KeyboardInterrupt) else error}{kept}") from error
+    raw = checkpoints.write(complete=True)
+    write_metrics(metrics_file("scrape"), scrape_metrics(held, raw, fetched, stories, walk.skipped) | {"scrape/retries": walk.retries})
+    return summary(f"reddit r/{data.subreddit} {config.listing}", fetched, stories, walk.skipped, raw)
+
+
+def import_dumps(data: DataConfig) -> str:
+    held = real_data_to_extend(read_raw(RAW_DIR), data.subreddit)
+    dump = read_dumps(data.dump.submissions, data.dump.comments, data.subreddit, author_salt())
+    # An interrupted PRAW pass stays resumable across an import.
+    raw = merged_raw(held, dump.submissions, dump.comments, data.subreddit, held.state.get("pass"))
+    write_raw(RAW_DIR, raw)
+    stories = len(dump.comments)
+    metrics = scrape_metrics(held, raw, len(dump.submissions), stories, dump.skipped) | {
+        f"scrape/dump_{problem}": count for problem, count in dump.problems.items()
+    }
+    write_metrics(metrics_file("scrape"), metrics)
+    return summary(f"dump r/{data.subreddit}", len(dump.submissions), stories, dump.skipped + dump.problems, raw)
+
+
+def run(params: Path) -> str:
+    data = load_section(params, "data", DataConfig)
+    if data.source == "reddit":
+        return scrape_reddit(data)
+    if data.source == "dump":
+        return import_dumps(data)
+    return scrape_simulated(data, params)

@@ -22,6 +22,7 @@ from stages.config import SimulateConfig
 from stages.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
 from stages.gold import gold
 from stages.privacy import author_hash
+from stages.prompt_tags import prompt_tag
 from stages.vocabulary import (
     BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
     VIVID_ADJECTIVES, VIVID_VERBS, Theme,
@@ -156,7 +157,7 @@ def simulate_subreddit(config: SimulateConfig, subreddit: str) -> tuple[pd.DataF
         popularity = float(rng.lognormal(0.0, config.popularity_sigma))
         title = write_prompt(rng, theme)
         submissions.append({
-            "id": submission_id, "subreddit": subreddit, "title": title, "selftext": "",
+            "id": submission_id, "subreddit": subreddit, "title": title, "tag": prompt_tag(title), "selftext": "",
             # Popular prompts collect more votes themselves, not only for their stories.
             "score": 1 + int(rng.poisson(3.0 * config.base_votes * popularity)),
             "created_utc": created,

@@ -7,16 +7,13 @@ removed bodies are not stories, and a prompt with too few stories cannot be rank
 
 import pandas as pd
 
+from stages.raw_store import latest_snapshots
+
 DELETED_BODIES = {"[deleted]": "deleted", "[removed]": "removed"}
 DROP_REASONS = (
     "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
     "too_short", "few_stories",
 )
-
-
-def latest_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per id: the most recent scrape holds the most settled score."""
-    return frame.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
 
 
 def prompt_text(title: str, selftext: str | None) -> str:

@@ -1,11 +1,19 @@
-"""Shared test helpers: a small project folder and the real `ahf` CLI run in it."""
+"""Shared test helpers: a small project folder, the real `ahf` CLI run in it, and a
+local Reddit-speaking server that the real PRAW client is pointed at."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
+from stages.config import SimulateConfig
+from stages.fake_reddit import FakeReddit, author_name
+from stages.privacy import author_hash
+from stages.simulator import simulate_subreddit
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Small enough to run in a second, large enough for every split and tier to be filled.
@@ -25,10 +33,76 @@ def write_params(folder: Path, **section_overrides: dict) -> Path:
     return path
 
 
-def run_ahf(folder: Path, *args: str) -> subprocess.CompletedProcess:
+def run_ahf(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stages", *args], cwd=folder, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "stages", *args], cwd=folder, capture_output=True, text=True, timeout=600, env=env
     )
+
+
+TEST_SALT = "test-salt"
+# A few pages of listing (100 a page), prompts with several stories, some hidden behind `more`.
+SERVED_SIMULATION = SimulateConfig(n_prompts=130, n_writers=40)
+# Tiny waits, so that retries cost no time; prawcore's own retries of 5xx still sleep 0-2 s.
+FAST_REDDIT = {"backoff_s": 0.01, "max_tries": 3, "timeout_s": 2.0, "replace_more_limit": None, "checkpoint_every": 10}
+
+
+@pytest.fixture(scope="session")
+def simulated_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return simulate_subreddit(SERVED_SIMULATION, "WritingPrompts")
+
+
+def serve(frames: tuple[pd.DataFrame, pd.DataFrame], **options) -> FakeReddit:
+    """A fake Reddit serving `frames`, stingy with stories per page so `more` must be expanded."""
+    return FakeReddit("WritingPrompts", *frames, **({"stories_shown": 3, "more_batch": 2} | options))
+
+
+def praw_env(folder: Path, server: FakeReddit, site: str = "fake", **credentials: str) -> dict:
+    """Environment for an `ahf` subprocess whose PRAW reaches `server` through praw.ini site `site`.
+
+    The site holds only the endpoints; credentials come from praw_* variables, as a
+    user's would. The user's own praw.ini and praw_* variables are kept out.
+    """
+    config_home = folder / "xdg-config"
+    config_home.mkdir(exist_ok=True)
+    (config_home / "praw.ini").write_text(f"[{site}]\noauth_url = {server.url}\nreddit_url = {server.url}\n")
+    env = {key: value for key, value in os.environ.items() if not key.lower().startswith("praw_")}
+    client_id, client_secret = server.credentials
+    return env | {
+        "XDG_CONFIG_HOME": str(config_home),
+        "AHF_AUTHOR_SALT": TEST_SALT,
+        "praw_client_id": client_id,
+        "praw_client_secret": client_secret,
+        "praw_user_agent": "ahf tests by u/nobody",
+    } | credentials
+
+
+def reddit_params(folder: Path, site: str = "fake", **reddit: object) -> Path:
+    return write_params(folder, data={"source": "reddit", "reddit": {"praw_site": site, **FAST_REDDIT, **reddit}})
+
+
+def served_stories(server: FakeReddit, salt: str = TEST_SALT) -> pd.DataFrame:
+    """The top-level comments the server holds, as the scrape should store them."""
+    comments = server.content.comments
+    stories = comments[comments["parent_id"].str.startswith("t3_")]
+    return stories.assign(author_hash=[author_hash(author_name(h), salt) for h in stories["author_hash"]])
+
+
+def assert_scraped_all_served(folder: Path, server: FakeReddit) -> None:
+    """data/raw holds each served submission and story exactly once, as served."""
+    submissions = pd.read_parquet(folder / "data/raw/submissions.parquet")
+    comments = pd.read_parquet(folder / "data/raw/comments.parquet")
+    assert submissions["id"].is_unique and comments["id"].is_unique
+    assert sorted(submissions["id"]) == sorted(server.content.submissions["id"])
+    expected = served_stories(server).set_index("id").sort_index()
+    got = comments.set_index("id").sort_index()
+    assert list(got.index) == list(expected.index)
+    for column in ("submission_id", "parent_id", "body", "score", "created_utc", "author_hash", "stickied", "distinguished"):
+        assert values(got[column]) == values(expected[column]), column
+
+
+def values(column: pd.Series) -> list:
+    """A column's values with None for every kind of missing (None, NaN)."""
+    return [None if pd.isna(value) else value for value in column]
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.config import RankConfig, SimulateConfig, load_section
+from stages.config import DataConfig, RankConfig, SimulateConfig, load_section
 from stages.errors import StageError
 
 
@@ -44,3 +44,16 @@ def test_broken_or_missing_params_files(tmp_path):
         load_section(tmp_path / "absent.yaml", "rank", RankConfig)
     with pytest.raises(StageError, match="not valid YAML"):
         load_section(params_file(tmp_path, "rank: [unclosed\n"), "rank", RankConfig)
+
+
+def test_nested_data_sections_name_their_full_key(tmp_path):
+    path = params_file(tmp_path, "data:\n  reddit:\n    listing: best\n")
+    with pytest.raises(StageError, match=r"data\.reddit\.listing: Input should be 'top', 'new' or 'hot'"):
+        load_section(path, "data", DataConfig)
+    with pytest.raises(StageError, match=r"data\.dump\.comment: Extra inputs"):
+        load_section(params_file(tmp_path, "data:\n  dump:\n    comment: [a.zst]\n"), "data", DataConfig)
+
+
+def test_reddit_defaults_apply_under_a_partial_section(tmp_path):
+    data = load_section(params_file(tmp_path, "data:\n  source: reddit\n  reddit:\n    limit: null\n"), "data", DataConfig)
+    assert data.reddit.limit is None and data.reddit.listing == "top" and data.dump.submissions == []

@@ -1,5 +1,6 @@
 """End to end through the real dvc, in a temporary git repository holding a copy of the project."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,13 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, SMALL_SIMULATION, project_params
+from conftest import FAST_REDDIT, PROJECT, SMALL_SIMULATION, praw_env, project_params, serve
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
 
 
-def run(folder: Path, *command: str) -> subprocess.CompletedProcess:
-    env = os.environ | {
+def run(folder: Path, *command: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = (env or os.environ) | {
         # dvc runs each stage's `ahf ...` command through the shell: find this venv's ahf.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "DVC_NO_ANALYTICS": "1",
@@ -63,3 +64,30 @@ def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):
     rerun = run(pipeline_repo, "dvc", "repro", "rank")
     assert "Running stage 'rank'" in rerun.stdout
     assert "Running stage 'scrape'" not in rerun.stdout
+
+
+def test_dvc_repro_scrapes_the_local_reddit_keeps_data_raw_and_starts_afresh_on_request(pipeline_repo, simulated_frames):
+    params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
+    params["data"] |= {"source": "reddit", "reddit": params["data"]["reddit"] | FAST_REDDIT | {"praw_site": "fake"}}
+    (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params))
+    secret = "canary-secret-for-dvc-4c1b"
+
+    def scraped_metrics() -> dict:
+        return json.loads((pipeline_repo / "reports/scrape.json").read_text())
+
+    with serve(simulated_frames, client_secret=secret) as server:
+        env = praw_env(pipeline_repo, server)
+        first = run(pipeline_repo, "dvc", "repro", "rank", env=env)
+        assert "Running stage 'scrape'" in first.stdout and "Running stage 'rank'" in first.stdout
+        assert scraped_metrics()["scrape/new_submissions"] == 130
+        assert (pipeline_repo / "data/processed/stories.parquet").exists()
+        assert secret not in (pipeline_repo / "dvc.lock").read_text() + first.stdout + first.stderr
+
+        again = run(pipeline_repo, "dvc", "repro", "--force", "scrape", env=env)  # persist: merges
+        assert "Running stage 'scrape'" in again.stdout
+        assert scraped_metrics()["scrape/new_submissions"] == 0 and scraped_metrics()["scrape/submissions"] == 130
+
+        shutil.rmtree(pipeline_repo / "data/raw")
+        fresh = run(pipeline_repo, "dvc", "repro", "scrape", env=env)
+        assert "Running stage 'scrape'" in fresh.stdout
+        assert scraped_metrics()["scrape/new_submissions"] == 130

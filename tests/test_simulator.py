@@ -66,3 +66,8 @@ def test_stories_span_a_wide_range_of_gold():
     golds = np.array([gold(titles[s], body) for s, body in zip(stories["submission_id"], stories["body"])])
     assert golds.std() > 0.7
     assert np.percentile(golds, 90) - np.percentile(golds, 10) > 2.0
+
+
+def test_prompts_carry_their_parsed_tag():
+    submissions, _ = simulate_subreddit(SMALL, "WritingPrompts")
+    assert (submissions["tag"] == "WP").all()
