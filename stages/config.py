@@ -171,7 +171,8 @@ class OptimConfig(Section):
     eval_every: int = Field(100, ge=1)
     # Stop after this many evaluations without improvement; 0 never stops early.
     patience: int = Field(3, ge=0)
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    # fp32, not accelerate's "no": YAML 1.1 readers (PyYAML) turn an unquoted no into False.
+    mixed_precision: Literal["fp32", "bf16", "fp16"] = "fp32"
 
 
 class SftConfig(OptimConfig):

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from dvclive import Live
 from torch.utils.data import DataLoader
@@ -30,7 +29,7 @@ from stages.reward_batches import listwise_batch, pairwise_batch, tier_batch
 from stages.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_loss
 from stages.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
 from stages.story_format import LengthGroupedBatches, encode_story
-from stages.training_loop import fit
+from stages.training_loop import accelerator_for, fit
 
 # Train stories scored for the normalisation statistics: plenty for a mean and a std.
 NORMALISATION_SAMPLE = 2000
@@ -138,7 +137,7 @@ def run(params: Path) -> str:
     encode = partial(encode_story, tokenizer, max_prompt_tokens=head.max_prompt_tokens, max_tokens=head.max_tokens, add_eos=False)
     loader = training_loader(config.kind, config, train_stories, train_pairs, encode, tokenizer.pad_token_id)
     model = new_reward_model(config, model_config, tokenizer)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
+    accelerator = accelerator_for(config)
 
     def evaluate(model) -> dict[str, float]:
         scorer = RewardScorer(model, tokenizer, head)

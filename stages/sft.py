@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from accelerate import Accelerator
 from accelerate.utils import set_seed
 from dvclive import Live
 from torch.utils.data import DataLoader
@@ -27,7 +26,7 @@ from stages.generation import generate_stories
 from stages.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
 from stages.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
 from stages.story_format import LengthGroupedBatches, encode_story, lm_batch
-from stages.training_loop import fit
+from stages.training_loop import accelerator_for, fit
 
 
 def eval_subset(stories: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
@@ -74,7 +73,7 @@ def run(params: Path) -> str:
             atomic_write_text(SFT_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
         return {"sft/val_perplexity": dataset_perplexity(model, eval_loaders["val"])}
 
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
+    accelerator = accelerator_for(config)
     model = load_base_lm(model_config, tokenizer)
     with Live(str(SFT_LIVE_DIR), save_dvc_exp=False, dvcyaml=False) as live, atomic_output_dir(SFT_DIR) as staging:
         result = fit(

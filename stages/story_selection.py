@@ -9,7 +9,6 @@ import pandas as pd
 
 from stages.raw_store import latest_snapshots
 
-DELETED_BODIES = {"[deleted]": "deleted", "[removed]": "removed"}
 DROP_REASONS = (
     "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
     "too_short", "few_stories",

@@ -60,6 +60,13 @@ class BestTracker:
         return self.patience > 0 and self.evaluations_since_best >= self.patience
 
 
+def accelerator_for(config: OptimConfig) -> Accelerator:
+    return Accelerator(
+        mixed_precision="no" if config.mixed_precision == "fp32" else config.mixed_precision,
+        gradient_accumulation_steps=config.grad_accum,
+    )
+
+
 def endless(loader: DataLoader) -> Iterator[Batch]:
     while True:
         yield from loader
