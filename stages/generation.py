@@ -5,6 +5,11 @@ import torch
 from stages.story_format import prompt_prefix
 
 
+def new_token_budget(max_new_tokens: int, max_tokens: int, prompt_width: int) -> int:
+    """Tokens a row may add: never past max_tokens, the positions the model was built with."""
+    return max(1, min(max_new_tokens, max_tokens - prompt_width))
+
+
 def generate_stories(
     model,
     tokenizer,
@@ -33,7 +38,7 @@ def generate_stories(
             do_sample=True,
             temperature=temperature,
             top_k=top_k,
-            max_new_tokens=max(1, min(max_new_tokens, max_tokens - width)),
+            max_new_tokens=new_token_budget(max_new_tokens, max_tokens, width),
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )

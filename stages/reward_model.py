@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, GPT2
 from stages.base_model import load_pretrained, tiny_gpt2_config, with_pad_token
 from stages.config import ModelConfig, RewardConfig
 from stages.contracts import TIERS
+from stages.errors import StageError
 from stages.layout import SFT_DIR
 from stages.reward_losses import expected_tier_value
 from stages.story_format import encode_story, lm_batch
@@ -47,6 +48,8 @@ def new_reward_model(config: RewardConfig, model_config: ModelConfig, tokenizer)
     """Backbone from the SFT model (default) or the base; a fresh head of OUTPUTS[kind]."""
     outputs = OUTPUTS[config.kind]
     if config.init == "sft":
+        if not SFT_DIR.exists():
+            raise StageError(f"{SFT_DIR} not found: run `ahf sft` first, or set reward.init: base")
         model = load_pretrained(AutoModelForSequenceClassification, SFT_DIR, "the SFT model", num_labels=outputs)
     elif model_config.base == "tiny":
         backbone_config = tiny_gpt2_config(model_config, tokenizer)

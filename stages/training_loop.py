@@ -93,41 +93,41 @@ def fit(
     tracker = BestTracker(higher_is_better, config.patience)
     batches = endless(loader)
     train_tokens, started, step = 0, time.perf_counter(), 0
-    progress = tqdm(total=config.max_steps, desc=prefix, unit="step")
     model.train()
-    while step < config.max_steps and not tracker.exhausted:
-        for _ in range(config.grad_accum):
-            batch = next(batches)
-            with accelerator.accumulate(model):
-                loss = loss_of(model, batch)
-                if not torch.isfinite(loss):
-                    raise StageError(
-                        f"{prefix}: the loss became {loss.item()} at step {step + 1}; "
-                        f"lower {prefix}.lr or check the data (the previous model is kept)"
-                    )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad()
-            train_tokens += int(batch["attention_mask"].sum())
-        step += 1
-        progress.update(1)
-        progress.set_postfix(loss=f"{loss.item():.3f}")
-        live.step = step
-        live.log_metric(f"{prefix}/train_loss", loss.item())
-        live.log_metric(f"{prefix}/lr", schedule.get_last_lr()[0])
-        if step % config.eval_every == 0 or step == config.max_steps:
-            model.eval()
-            with torch.no_grad():
-                values = evaluate(accelerator.unwrap_model(model))
-            model.train()
-            for name, value in values.items():
-                live.log_metric(name, value)
-            if tracker.update(values[monitor], step):
-                on_best(accelerator.unwrap_model(model), step)
-            progress.write(f"{prefix} step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
-        live.next_step()
-    progress.close()
+    # A context manager, so the bar ends its line before an error message is printed.
+    with tqdm(total=config.max_steps, desc=prefix, unit="step") as progress:
+        while step < config.max_steps and not tracker.exhausted:
+            for _ in range(config.grad_accum):
+                batch = next(batches)
+                with accelerator.accumulate(model):
+                    loss = loss_of(model, batch)
+                    if not torch.isfinite(loss):
+                        raise StageError(
+                            f"{prefix}: the loss became {loss.item()} at step {step + 1}; "
+                            f"lower {prefix}.lr or check the data (the previous model is kept)"
+                        )
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    schedule.step()
+                    optimizer.zero_grad()
+                train_tokens += int(batch["attention_mask"].sum())
+            step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+            live.step = step
+            live.log_metric(f"{prefix}/train_loss", loss.item())
+            live.log_metric(f"{prefix}/lr", schedule.get_last_lr()[0])
+            if step % config.eval_every == 0 or step == config.max_steps:
+                model.eval()
+                with torch.no_grad():
+                    values = evaluate(accelerator.unwrap_model(model))
+                model.train()
+                for name, value in values.items():
+                    live.log_metric(name, value)
+                if tracker.update(values[monitor], step):
+                    on_best(accelerator.unwrap_model(model), step)
+                progress.write(f"{prefix} step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+            live.next_step()
     return FitResult(step, tracker.best_step, tracker.best_value, train_tokens, time.perf_counter() - started)

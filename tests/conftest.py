@@ -2,6 +2,7 @@
 local Reddit-speaking server that the real PRAW client is pointed at."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,4 +110,68 @@ def values(column: pd.Series) -> list:
 def small_project(tmp_path: Path) -> Path:
     """A folder with params.yaml for a small simulated subreddit."""
     write_params(tmp_path, simulate=SMALL_SIMULATION)
+    return tmp_path
+
+
+# Models small enough to train in seconds: these tests check the stages' code paths
+# and contracts; the quality targets are measured by bench/, not here.
+TINY_MODEL = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 32, "max_tokens": 96, "max_prompt_tokens": 24}
+QUICK_SFT = {"max_steps": 30, "eval_every": 10, "warmup_steps": 5, "sample_prompts": 2,
+             "sample_max_new_tokens": 12, "max_eval_stories": 64}
+QUICK_REWARD = {"max_steps": 12, "eval_every": 6, "warmup_steps": 2}
+
+
+def model_params(folder: Path, **section_overrides: dict) -> Path:
+    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD}
+    for name, values in section_overrides.items():
+        sections[name] = sections.get(name, {}) | values
+    return write_params(folder, **sections)
+
+
+@pytest.fixture(scope="session")
+def ranked_data(tmp_path_factory) -> Path:
+    """data/processed of a small simulated subreddit, built once per session."""
+    folder = tmp_path_factory.mktemp("ranked")
+    model_params(folder)
+    for stage in ("scrape", "rank"):
+        result = run_ahf(folder, stage)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture
+def model_project(tmp_path: Path, ranked_data: Path) -> Path:
+    """A folder holding the small ranked data and tiny-model params, ready for the model stages."""
+    shutil.copytree(ranked_data / "data", tmp_path / "data")
+    model_params(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory, ranked_data: Path) -> Path:
+    """tokenizer, sft and a pairwise reward model trained once on the small data; read only."""
+    folder = tmp_path_factory.mktemp("trained")
+    shutil.copytree(ranked_data / "data", folder / "data")
+    model_params(folder)
+    for stage in ("tokenizer", "sft", "reward"):
+        result = run_ahf(folder, stage)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """A byte-level BPE trained on simulated stories, as the tokenizer stage trains it."""
+    from stages.tokenizer import train_bpe_tokenizer
+
+    submissions, comments = simulate_subreddit(SimulateConfig(n_prompts=40, n_writers=20), "WritingPrompts")
+    return train_bpe_tokenizer(submissions["title"].tolist() + comments["body"].tolist(), vocab_size=400)
+
+
+@pytest.fixture
+def sft_project(tmp_path: Path, trained_project: Path) -> Path:
+    """A writable copy of the trained project's data, tokenizer and SFT model: reward runs next."""
+    for path in ("data", "models/tokenizer", "models/sft"):
+        shutil.copytree(trained_project / path, tmp_path / path)
+    model_params(tmp_path)
     return tmp_path

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FAST_REDDIT, PROJECT, SMALL_SIMULATION, praw_env, project_params, serve
+from conftest import FAST_REDDIT, PROJECT, QUICK_REWARD, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL, praw_env, project_params, serve
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
 
@@ -35,7 +35,8 @@ def pipeline_repo(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(project_params(simulate=SMALL_SIMULATION)))
+    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(small))
     run(tmp_path, "git", "init", "-q")
     run(tmp_path, "git", "add", "-A")
     run(tmp_path, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "project")
@@ -54,6 +55,34 @@ def test_dvc_repro_rank_runs_then_reports_nothing_changed(pipeline_repo):
 
     metrics = run(pipeline_repo, "dvc", "metrics", "show").stdout
     assert "rank/spearman_gold_adjusted" in metrics and "scrape/submissions" in metrics
+
+
+def stages_run(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+
+
+def set_param(repo: Path, section: str, key: str, value: object) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_the_whole_pipeline_and_only_what_a_param_change_affects(pipeline_repo):
+    first = run(pipeline_repo, "dvc", "repro")
+    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward"]
+    assert "up to date" in run(pipeline_repo, "dvc", "repro").stdout
+
+    set_param(pipeline_repo, "reward", "lr", 1e-3)
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward"]
+    set_param(pipeline_repo, "sft", "lr", 1e-3)
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward"]
+    # Pairs change, stories do not: the tokenizer and SFT read only stories.
+    set_param(pipeline_repo, "rank", "pair_margin", 0.8)
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward"]
+
+    plots = run(pipeline_repo, "dvc", "plots", "show", "--json").stdout
+    assert "reports/sft_live/plots/metrics/sft/val_perplexity.tsv" in plots
+    assert "reports/reward_live/plots/metrics/reward/val_pairwise_accuracy.tsv" in plots
 
 
 def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):
