@@ -7,6 +7,7 @@ head reads the last story token. Validation pairwise accuracy picks the best
 checkpoint; the test split gives the reported figures.
 """
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -30,9 +31,6 @@ from stages.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_lo
 from stages.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
 from stages.story_format import LengthGroupedBatches, encode_story
 from stages.training_loop import accelerator_for, fit
-
-# Train stories scored for the normalisation statistics: plenty for a mean and a std.
-NORMALISATION_SAMPLE = 2000
 
 
 def pairwise_accuracy(reward_of: pd.Series, pairs: pd.DataFrame) -> float:
@@ -75,7 +73,7 @@ def training_loader(kind: str, config: RewardConfig, stories: pd.DataFrame, pair
     elif kind == "listwise":
         ordered = stories.sort_values(["submission_id", "adjusted"], ascending=[True, False])
         items = [[encode(p, s) for p, s in zip(group["prompt"], group["story"])] for _, group in ordered.groupby("submission_id")]
-        lengths = [max(len(story.input_ids) for story in stories) for stories in items]
+        lengths = [max(len(story.input_ids) for story in ranking) for ranking in items]
         collate, batch_size = listwise_batch, config.prompts_per_batch
     else:
         items = [(encode(p, s), TIERS.index(t)) for p, s, t in zip(stories["prompt"], stories["story"], stories["tier"])]
@@ -90,18 +88,11 @@ def score_frame(scorer: RewardScorer, stories: pd.DataFrame) -> pd.Series:
 
 
 def tier_accuracy(scorer: RewardScorer, stories: pd.DataFrame) -> float:
-    predicted = []
-    device = next(scorer.model.parameters()).device
-    with torch.no_grad():
-        for start in range(0, len(stories), 64):
-            rows = stories.iloc[start : start + 64]
-            batch = scorer.batch(rows["prompt"].tolist(), rows["story"].tolist())
-            logits = scorer.model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
-            predicted += logits.argmax(-1).cpu().tolist()
-    return float(np.mean(np.array(predicted) == stories["tier"].map(TIERS.index).to_numpy()))
+    predicted = scorer.logits(stories["prompt"].tolist(), stories["story"].tolist()).argmax(-1).numpy()
+    return float(np.mean(predicted == stories["tier"].map(TIERS.index).to_numpy()))
 
 
-def test_metrics(scorer: RewardScorer, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool) -> dict[str, float]:
+def held_out_metrics(scorer: RewardScorer, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool) -> dict[str, float]:
     reward_of = score_frame(scorer, stories)
     scored = stories.assign(reward=reward_of.to_numpy())
     metrics = {
@@ -151,13 +142,11 @@ def run(params: Path) -> str:
             accelerator=accelerator, live=live, prefix="reward",
         )
         scorer = RewardScorer.load(staging, accelerator.device)
-        sample = train_stories.sample(min(len(train_stories), NORMALISATION_SAMPLE), random_state=config.seed)
-        train_rewards = scorer.score(sample["prompt"].tolist(), sample["story"].tolist())
-        scorer = RewardScorer(scorer.model, tokenizer, RewardHead(
-            **{**head.__dict__, "train_mean": float(train_rewards.mean()), "train_std": float(train_rewards.std().clamp(min=1e-6))}
-        ))
+        train_rewards = scorer.score(train_stories["prompt"].tolist(), train_stories["story"].tolist())
+        statistics = {"train_mean": float(train_rewards.mean()), "train_std": float(train_rewards.std().clamp(min=1e-6))}
+        scorer = RewardScorer(scorer.model, tokenizer, replace(head, **statistics))
         scorer.save(staging)
-        metrics = test_metrics(scorer, test_stories, test_pairs, simulated=data.source == "simulated")
+        metrics = held_out_metrics(scorer, test_stories, test_pairs, simulated=data.source == "simulated")
 
     metrics |= {
         "reward/val_pairwise_accuracy": result.best_value,

@@ -81,22 +81,24 @@ class RewardScorer:
         self.tokenizer.save_pretrained(path)
         (Path(path) / HEAD_FILE).write_text(json.dumps(asdict(self.head), indent=2) + "\n")
 
-    def batch(self, prompts: list[str], stories: list[str]) -> dict[str, torch.Tensor]:
-        return lm_batch([self.encode(p, s) for p, s in zip(prompts, stories)], self.tokenizer.pad_token_id)
-
     @torch.no_grad()
-    def score(self, prompts: list[str], stories: list[str], batch_size: int = 64) -> torch.Tensor:
-        """Raw rewards in input order; scored shortest first so each batch pads little."""
+    def logits(self, prompts: list[str], stories: list[str], batch_size: int = 64) -> torch.Tensor:
+        """The head's outputs in input order; scored shortest first so each batch pads little."""
         device = next(self.model.parameters()).device
         encoded = [self.encode(p, s) for p, s in zip(prompts, stories)]
         order = sorted(range(len(encoded)), key=lambda index: len(encoded[index].input_ids))
-        rewards = torch.empty(len(encoded))
+        outputs = torch.empty(len(encoded), self.model.config.num_labels)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = lm_batch([encoded[row] for row in rows], self.tokenizer.pad_token_id)
-            logits = self.model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
-            rewards[rows] = rewards_from_logits(logits, self.head).cpu()
-        return rewards
+            outputs[rows] = self.model(
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+            ).logits.float().cpu()
+        return outputs
+
+    def score(self, prompts: list[str], stories: list[str], batch_size: int = 64) -> torch.Tensor:
+        """Raw rewards, one per (prompt, story)."""
+        return rewards_from_logits(self.logits(prompts, stories, batch_size), self.head)
 
     def normalise(self, rewards: torch.Tensor) -> torch.Tensor:
         return (rewards - self.head.train_mean) / self.head.train_std

@@ -175,3 +175,16 @@ def sft_project(tmp_path: Path, trained_project: Path) -> Path:
         shutil.copytree(trained_project / path, tmp_path / path)
     model_params(tmp_path)
     return tmp_path
+
+
+class RecordingLive:
+    """Stands in for dvclive.Live in unit tests of the training loop: records what is logged."""
+
+    def __init__(self):
+        self.step, self.logged = 0, []
+
+    def log_metric(self, name: str, value: float) -> None:
+        self.logged.append((self.step, name, value))
+
+    def next_step(self) -> None:
+        pass

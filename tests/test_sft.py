@@ -1,10 +1,17 @@
 import json
+from functools import partial
 
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from conftest import QUICK_SFT, model_params, run_ahf
+from conftest import QUICK_SFT, RecordingLive, model_params, run_ahf
+from stages.base_model import load_base_lm
+from stages.config import ModelConfig, OptimConfig
+from stages.sft import lm_loss
+from stages.story_format import encode_story, lm_batch
+from stages.training_loop import accelerator_for, fit
 
 
 def tsv(path):
@@ -73,3 +80,17 @@ def test_a_bad_sft_param_is_a_one_line_error(model_project):
     assert result.stderr.strip() == (
         "ahf sft: error: params.yaml: sft.tiers.0: Input should be 'good', 'ok' or 'bad' (got 'great')"
     )
+
+
+def test_a_few_steps_lower_the_story_loss_of_a_tiny_gpt2_on_a_fixed_batch(tiny_tokenizer):
+    torch.manual_seed(0)
+    examples = [encode_story(tiny_tokenizer, f"[WP] Prompt {i}.", story, 16, 64, add_eos=True) for i, story in enumerate(
+        ["The dragon slept.", "A knight rode to the castle at dawn.", "The ship sailed.", "She whispered the spell."])]
+    batch = lm_batch(examples, tiny_tokenizer.pad_token_id)
+    model = load_base_lm(ModelConfig(n_layer=1, n_head=2, n_embd=32, max_tokens=64, max_prompt_tokens=16), tiny_tokenizer)
+    before = lm_loss(model.eval(), batch).item()
+    config = OptimConfig(lr=1e-2, max_steps=30, eval_every=30, warmup_steps=0)
+    fit(model=model, loader=DataLoader(examples, batch_size=4, collate_fn=partial(lm_batch, pad_id=tiny_tokenizer.pad_token_id)),
+        loss_of=lm_loss, evaluate=lambda m: {"loss": lm_loss(m, batch).item()}, monitor="loss", higher_is_better=False,
+        on_best=lambda m, step: None, config=config, accelerator=accelerator_for(config), live=RecordingLive(), prefix="sft")
+    assert lm_loss(model.eval(), batch).item() < 0.5 * before

@@ -2,22 +2,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from conftest import RecordingLive
 from stages.config import OptimConfig
 from stages.errors import StageError
 from stages.training_loop import BestTracker, accelerator_for, fit
-
-
-class NullLive:
-    """Stands in for dvclive.Live: records what fit logs."""
-
-    def __init__(self):
-        self.step, self.logged = 0, []
-
-    def log_metric(self, name, value):
-        self.logged.append((self.step, name, value))
-
-    def next_step(self):
-        pass
 
 
 def regression_data(n: int = 64) -> list[dict[str, torch.Tensor]]:
@@ -36,7 +24,7 @@ def run_fit(config: OptimConfig, loss_of=squared_error, on_best=lambda model, st
     model = torch.nn.Linear(4, 1)
     data = regression_data()
     evaluate = lambda m: {"val/loss": float(squared_error(m, next(iter(DataLoader(data, batch_size=64)))))}  # noqa: E731
-    live = NullLive()
+    live = RecordingLive()
     result = fit(
         model=model, loader=DataLoader(data, batch_size=8, shuffle=True), loss_of=loss_of, evaluate=evaluate,
         monitor="val/loss", higher_is_better=False, on_best=on_best, config=config,
