@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from stages.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
 from stages.errors import StageError
+from stages.progress import redraw_interval_s
 from stages.reddit_records import comment_record, is_top_level, submission_record, whole_number
 
 MAX_WINDOW_SIZE = 2**31  # what `zstd --long=31` needs; the library refuses more than 128 MB by default
@@ -66,7 +67,8 @@ def dump_objects(path: Path, problems: Counter) -> Iterator[dict]:
     """Each JSON object in the dump at `path`; damage is counted in `problems`, never raised."""
     lines_read = 0
     with open(path, "rb") as raw, tqdm.wrapattr(
-        raw, "read", total=path.stat().st_size, desc=f"read {path.name}", unit="B", unit_scale=True
+        raw, "read", total=path.stat().st_size, desc=f"read {path.name}", unit="B", unit_scale=True,
+        mininterval=redraw_interval_s(),
     ) as compressed:
         try:
             for line in split_lines(decompressed_chunks(compressed)):

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from stages.config import RedditConfig
 from stages.errors import StageError
+from stages.progress import progress_bar
 from stages.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
 from stages.retry import RetryPolicy, call_with_retries
 
@@ -168,7 +169,7 @@ class ListingScrape:
         listing = self.listing()
         seen: set[str] = set()
         name = f"r/{self.subreddit}/{self.config.listing}"
-        with tqdm(total=self.config.limit, desc=f"scrape {name}", unit="submission") as progress:
+        with progress_bar(total=self.config.limit, desc=f"scrape {name}", unit="submission") as progress:
             while True:
                 listed = self.with_retries(lambda: next(listing, None), f"listing {name} (past {len(seen)} submissions)")
                 if listed is None:

@@ -148,14 +148,10 @@ def run(params: Path) -> str:
         scorer.save(staging)
         metrics = held_out_metrics(scorer, test_stories, test_pairs, simulated=data.source == "simulated")
 
-    metrics |= {
+    metrics |= result.metrics("reward") | {
         "reward/val_pairwise_accuracy": result.best_value,
-        "reward/best_step": result.best_step,
-        "reward/steps": result.steps,
         "reward/train_mean": scorer.head.train_mean,
         "reward/train_std": scorer.head.train_std,
-        "reward/tokens_per_s": result.tokens_per_s,
-        "reward/seconds": result.seconds,
     }
     write_metrics(metrics_file("reward"), metrics)
     return (

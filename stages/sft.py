@@ -22,6 +22,7 @@ from stages.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
 from stages.base_model import load_base_lm, load_tokenizer
 from stages.config import ModelConfig, SftConfig, load_section
 from stages.datasets import load_stories, split_of
+from stages.errors import StageError
 from stages.generation import generate_stories
 from stages.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
 from stages.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
@@ -46,6 +47,8 @@ def run(params: Path) -> str:
     stories = load_stories()
     train = split_of(stories, "train", "stories")
     train = train[train["tier"].isin(config.tiers)]
+    if train.empty:
+        raise StageError(f"the train split holds no stories of the tiers {config.tiers} (sft.tiers)")
     val = eval_subset(split_of(stories, "val", "stories"), config.max_eval_stories, config.seed)
     test = eval_subset(split_of(stories, "test", "stories"), config.max_eval_stories, config.seed)
 
@@ -88,15 +91,11 @@ def run(params: Path) -> str:
 
     train_story_tokens = [example.story_ids for example in examples["train"]]
     val_story_tokens = [example.story_ids for example in examples["val"]]
-    metrics = {
+    metrics = result.metrics("sft") | {
         "sft/val_perplexity": result.best_value,
         "sft/test_perplexity": test_perplexity,
         "sft/unigram_val_perplexity": unigram_perplexity(train_story_tokens, val_story_tokens, len(tokenizer)),
-        "sft/best_step": result.best_step,
-        "sft/steps": result.steps,
         "sft/train_stories": len(train),
-        "sft/tokens_per_s": result.tokens_per_s,
-        "sft/seconds": result.seconds,
     }
     write_metrics(metrics_file("sft"), metrics)
     return (

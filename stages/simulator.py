@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from stages.config import SimulateConfig
 from stages.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
 from stages.gold import gold
 from stages.privacy import author_hash
+from stages.progress import progress_bar
 from stages.prompt_tags import prompt_tag
 from stages.vocabulary import (
     BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
@@ -150,7 +150,7 @@ def simulate_subreddit(config: SimulateConfig, subreddit: str) -> tuple[pd.DataF
 
     submissions, comments = [], []
     story_rows, story_prompts, story_popularity, story_delay_s = [], [], [], []
-    for index in tqdm(range(config.n_prompts), desc="simulate prompts", unit="prompt"):
+    for index in progress_bar(iterable=range(config.n_prompts), desc="simulate prompts", unit="prompt"):
         theme = THEMES[rng.integers(len(THEMES))]
         submission_id = base36(36**5 + index * 7)
         created = config.start_utc + index * SECONDS_PER_PROMPT + int(rng.integers(SECONDS_PER_PROMPT))

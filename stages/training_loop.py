@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from stages.config import OptimConfig
 from stages.errors import StageError
+from stages.progress import progress_bar
 
 Batch = dict[str, torch.Tensor]
 
@@ -35,6 +35,15 @@ class FitResult:
     @property
     def tokens_per_s(self) -> float:
         return self.train_tokens / self.seconds if self.seconds else float("nan")
+
+    def metrics(self, prefix: str) -> dict[str, float]:
+        """How the run went, under the stage's prefix; the best value goes under its own name."""
+        return {
+            f"{prefix}/best_step": self.best_step,
+            f"{prefix}/steps": self.steps,
+            f"{prefix}/tokens_per_s": self.tokens_per_s,
+            f"{prefix}/seconds": self.seconds,
+        }
 
 
 class BestTracker:
@@ -68,6 +77,9 @@ def accelerator_for(config: OptimConfig) -> Accelerator:
 
 
 def endless(loader: DataLoader) -> Iterator[Batch]:
+    """Epoch after epoch; an empty loader would otherwise spin for ever."""
+    if len(loader) == 0:
+        raise ValueError("the training loader holds no batches")
     while True:
         yield from loader
 
@@ -95,7 +107,7 @@ def fit(
     train_tokens, started, step = 0, time.perf_counter(), 0
     model.train()
     # A context manager, so the bar ends its line before an error message is printed.
-    with tqdm(total=config.max_steps, desc=prefix, unit="step") as progress:
+    with progress_bar(total=config.max_steps, desc=prefix, unit="step") as progress:
         while step < config.max_steps and not tracker.exhausted:
             for _ in range(config.grad_accum):
                 batch = next(batches)
