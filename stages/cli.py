@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from stages.errors import StageError
+from stages.common.errors import StageError
 
 app = typer.Typer(
     help="Ambient Human Feedback: RLHF from Reddit votes, one command per DVC stage.",
@@ -64,8 +64,8 @@ def fake_reddit(
     site: str = typer.Option("fake-reddit", help="Name of the praw.ini site it prints."),
 ) -> None:
     """Serve the simulated subreddit (params' simulate section) through a local Reddit-speaking API."""
-    from stages.config import DataConfig, SimulateConfig, load_section
-    from stages.fake_reddit import simulated_reddit
+    from stages.common.config import DataConfig, SimulateConfig, load_section
+    from stages.sources.fake_reddit import simulated_reddit
 
     try:
         data = load_section(params, "data", DataConfig)

@@ -5,14 +5,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.atomic_io import atomic_output_dir, read_parquet, write_metrics, write_parquet
-from stages.config import DataConfig, RankConfig, load_section
-from stages.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, SPLITS, STORY_COLUMNS, SUBMISSION_COLUMNS, TIERS, require_columns
-from stages.errors import StageError
-from stages.gold import gold
-from stages.ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
-from stages.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
-from stages.story_selection import select_stories
+from stages.common.atomic_io import atomic_output_dir, write_metrics, write_parquet
+from stages.common.config import DataConfig, RankConfig, load_section
+from stages.common.contracts import PAIR_COLUMNS, SPLITS, STORY_COLUMNS, TIERS
+from stages.common.errors import StageError
+from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
+from stages.ranking.adjusted_ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
+from stages.ranking.story_selection import select_stories
+from stages.sources.gold import gold
+from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 
 def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]:
@@ -51,14 +52,9 @@ def rank_metrics(
 def run(params: Path) -> str:
     data = load_section(params, "data", DataConfig)
     config = load_section(params, "rank", RankConfig)
-    submissions = require_columns(
-        read_parquet(RAW_DIR / "submissions.parquet", "run `ahf scrape` first"), SUBMISSION_COLUMNS, "submissions"
-    )
-    comments = require_columns(
-        read_parquet(RAW_DIR / "comments.parquet", "run `ahf scrape` first"), COMMENT_COLUMNS, "comments"
-    )
+    submissions, comments = read_raw_frames(RAW_DIR, "run `ahf scrape` first")
     if submissions.empty:
-        raise StageError(f"{RAW_DIR / 'submissions.parquet'} holds no submissions: nothing to rank")
+        raise StageError(f"{RAW_DIR / SUBMISSIONS} holds no submissions: nothing to rank")
 
     selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
     if selected.empty:

@@ -18,19 +18,19 @@ from accelerate.utils import set_seed
 from dvclive import Live
 from torch.utils.data import DataLoader
 
-from stages.atomic_io import atomic_output_dir, write_metrics
-from stages.base_model import load_tokenizer
-from stages.config import DataConfig, ModelConfig, RewardConfig, load_section
-from stages.contracts import TIERS
-from stages.datasets import load_pairs, load_stories, split_of
-from stages.gold import gold
-from stages.layout import REWARD_DIR, REWARD_LIVE_DIR, metrics_file
-from stages.ranking import mean_within_spearman, spearman
-from stages.reward_batches import listwise_batch, pairwise_batch, tier_batch
-from stages.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_loss
-from stages.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
-from stages.story_format import LengthGroupedBatches, encode_story
-from stages.training_loop import accelerator_for, fit
+from stages.common.atomic_io import atomic_output_dir, write_metrics
+from stages.modeling.base_model import load_tokenizer
+from stages.common.config import DataConfig, ModelConfig, RewardConfig, load_section
+from stages.common.contracts import TIERS
+from stages.common.datasets import load_pairs, load_stories, split_of
+from stages.sources.gold import gold
+from stages.common.layout import REWARD_DIR, REWARD_LIVE_DIR, metrics_file
+from stages.ranking.adjusted_ranking import mean_within_spearman, spearman
+from stages.modeling.reward_batches import listwise_batch, pairwise_batch, tier_batch
+from stages.modeling.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_loss
+from stages.modeling.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
+from stages.modeling.story_format import LengthGroupedBatches, encode_story
+from stages.modeling.training_loop import accelerator_for, fit
 
 
 def pairwise_accuracy(reward_of: pd.Series, pairs: pd.DataFrame) -> float:

@@ -3,23 +3,23 @@ Reddit through PRAW, or Pushshift-style dump files.
 
 The simulator is the whole truth of its subreddit, so it replaces data/raw. Reddit
 and dumps each see only part of a subreddit's history, so they merge into it
-(stages/raw_store.py); `rm -rf data/raw` starts afresh.
+(stages/sources/raw_store.py); `rm -rf data/raw` starts afresh.
 """
 
 from collections import Counter
 from pathlib import Path
 
-from stages.atomic_io import write_metrics
-from stages.config import DataConfig, SimulateConfig, load_section
-from stages.dump_source import read_dumps
-from stages.errors import StageError
-from stages.layout import RAW_DIR, metrics_file
-from stages.privacy import author_salt
-from stages.raw_store import (
+from stages.common.atomic_io import write_metrics
+from stages.common.config import DataConfig, SimulateConfig, load_section
+from stages.sources.dumps import read_dumps
+from stages.common.errors import StageError
+from stages.common.layout import RAW_DIR, metrics_file
+from stages.sources.privacy import author_salt
+from stages.sources.raw_store import (
     SIMULATED, Checkpoints, RawData, merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
 )
-from stages.reddit_source import ListingScrape, reddit_client
-from stages.simulator import simulate_subreddit
+from stages.sources.reddit import ListingScrape, reddit_client
+from stages.sources.simulator import simulate_subreddit
 
 
 def scrape_simulated(data: DataConfig, params: Path) -> str:

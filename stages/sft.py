@@ -18,16 +18,16 @@ from dvclive import Live
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
-from stages.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
-from stages.base_model import load_base_lm, load_tokenizer
-from stages.config import ModelConfig, SftConfig, load_section
-from stages.datasets import load_stories, split_of
-from stages.errors import StageError
-from stages.generation import generate_stories
-from stages.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
-from stages.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
-from stages.story_format import LengthGroupedBatches, encode_story, lm_batch
-from stages.training_loop import accelerator_for, fit
+from stages.common.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
+from stages.modeling.base_model import load_base_lm, load_tokenizer
+from stages.common.config import ModelConfig, SftConfig, load_section
+from stages.common.datasets import load_stories, split_of
+from stages.common.errors import StageError
+from stages.modeling.generation import generate_stories
+from stages.common.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
+from stages.modeling.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
+from stages.modeling.story_format import LengthGroupedBatches, encode_story, lm_batch
+from stages.modeling.training_loop import accelerator_for, fit
 
 
 def eval_subset(stories: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:

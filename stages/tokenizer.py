@@ -11,12 +11,12 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from stages.atomic_io import atomic_output_dir, write_metrics
-from stages.base_model import EOS_TOKEN, PAD_TOKEN, load_pretrained, with_pad_token
-from stages.config import ModelConfig, load_section
-from stages.datasets import load_stories, split_of
-from stages.layout import TOKENIZER_DIR, metrics_file
-from stages.story_format import prompt_prefix
+from stages.common.atomic_io import atomic_output_dir, write_metrics
+from stages.modeling.base_model import EOS_TOKEN, PAD_TOKEN, load_pretrained, with_pad_token
+from stages.common.config import ModelConfig, load_section
+from stages.common.datasets import load_stories, split_of
+from stages.common.layout import TOKENIZER_DIR, metrics_file
+from stages.modeling.story_format import prompt_prefix
 
 
 def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_ahf, write_params
-from stages.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS, SUBMISSION_COLUMNS
+from stages.common.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS, SUBMISSION_COLUMNS
 
 
 @pytest.fixture

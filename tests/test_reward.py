@@ -8,7 +8,7 @@ import torch
 
 from conftest import model_params, run_ahf
 from stages.reward import objective, pairwise_accuracy
-from stages.reward_model import RewardHead, RewardScorer
+from stages.modeling.reward_model import RewardHead, RewardScorer
 
 
 def test_pairwise_accuracy_by_hand_with_ties_counting_half():

@@ -7,11 +7,11 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 from conftest import QUICK_SFT, RecordingLive, model_params, run_ahf
-from stages.base_model import load_base_lm
-from stages.config import ModelConfig, OptimConfig
+from stages.modeling.base_model import load_base_lm
+from stages.common.config import ModelConfig, OptimConfig
 from stages.sft import lm_loss
-from stages.story_format import encode_story, lm_batch
-from stages.training_loop import accelerator_for, fit
+from stages.modeling.story_format import encode_story, lm_batch
+from stages.modeling.training_loop import accelerator_for, fit
 
 
 def tsv(path):

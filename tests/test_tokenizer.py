@@ -2,7 +2,7 @@ import pandas as pd
 from transformers import AutoTokenizer
 
 from conftest import run_ahf
-from stages.base_model import EOS_TOKEN, PAD_TOKEN
+from stages.modeling.base_model import EOS_TOKEN, PAD_TOKEN
 from stages.tokenizer import train_bpe_tokenizer
 
 TEXTS = ["The dragon guarded the hoard.", "The knight slew the dragon at dawn."] * 20

@@ -1,0 +1,205 @@
+"""Typed params: one pydantic model per params.yaml section, validated on load.
+
+A wrong key or a value of the wrong type fails with the key's dotted name, so the
+user sees `rank.min_chars: Input should be a valid integer`, not a traceback.
+"""
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stages.common.errors import StageError
+
+
+class Section(BaseModel):
+    # strict: "5" is not an int; forbid: a misspelt key is an error, not a silent default.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RedditConfig(Section):
+    """Scraping through PRAW. Credentials are never params: see sources/reddit.py."""
+
+    listing: Literal["top", "new", "hot"] = "top"
+    time_filter: Literal["all", "year", "month", "week", "day", "hour"] = "all"  # top only
+    # Reddit lists about 1,000 submissions at most; None asks for all it will give.
+    limit: int | None = Field(1000, ge=1)
+    # Each `more` object expanded costs one request; None expands them all, 0 none.
+    replace_more_limit: int | None = Field(32, ge=0)
+    praw_site: str | None = None  # a praw.ini section; None: praw_* environment variables
+    checkpoint_every: int = Field(25, ge=1)  # submissions between atomic writes of data/raw
+    max_tries: int = Field(5, ge=1)
+    backoff_s: float = Field(2.0, ge=0.0)  # first wait after a failure; doubles each try
+    timeout_s: float = Field(16.0, gt=0.0)
+
+
+class DumpConfig(Section):
+    """Pushshift / Arctic Shift monthly dumps: zstandard-compressed NDJSON files."""
+
+    submissions: list[str] = Field(default_factory=list)
+    comments: list[str] = Field(default_factory=list)
+
+
+class DataConfig(Section):
+    source: Literal["simulated", "reddit", "dump"] = "simulated"
+    subreddit: str = Field("WritingPrompts", min_length=1)
+    reddit: RedditConfig = RedditConfig()
+    dump: DumpConfig = DumpConfig()
+
+
+class SimulateConfig(Section):
+    """The simulated subreddit: size, writers and the vote model that confounds scores."""
+
+    seed: int = 0
+    n_prompts: int = Field(1000, ge=1)
+    n_writers: int = Field(300, ge=1)
+    stories_per_prompt: float = Field(7.0, gt=2.0)
+    one_story_share: float = Field(0.05, ge=0.0, le=1.0)
+    deleted_share: float = Field(0.03, ge=0.0, le=1.0)
+    removed_share: float = Field(0.02, ge=0.0, le=1.0)
+    reply_share: float = Field(0.2, ge=0.0, le=1.0)
+    duplicate_share: float = Field(0.02, ge=0.0, le=1.0)
+    popularity_sigma: float = Field(1.0, ge=0.0)
+    delay_median_h: float = Field(2.0, gt=0.0)
+    delay_sigma: float = Field(1.0, ge=0.0)
+    attention_tau_h: float = Field(4.0, gt=0.0)
+    quality_weight: float = 1.0
+    vote_noise: float = Field(0.4, ge=0.0)
+    base_votes: float = Field(30.0, gt=0.0)
+    start_utc: int = 1609459200
+
+
+class RankConfig(Section):
+    """Story selection, adjusted ranking, tiers, splits and preference pairs."""
+
+    min_chars: int = Field(50, ge=0)
+    min_stories: int = Field(2, ge=1)
+    w_rank: float = 1.0
+    w_time: float = 0.5
+    # Quantiles of adjusted (over the train split) that separate bad | ok | good.
+    tier_cutpoints: list[float] = Field(default_factory=lambda: [1 / 3, 2 / 3], min_length=2, max_length=2)
+    val_share: float = Field(0.1, ge=0.0, le=1.0)
+    test_share: float = Field(0.1, ge=0.0, le=1.0)
+    split_seed: int = 0
+    pair_rule: Literal["adjusted", "shp"] = "adjusted"
+    pair_margin: float = Field(0.5, ge=0.0)
+    shp_score_ratio: float = Field(2.0, ge=1.0)
+
+    @field_validator("tier_cutpoints")
+    @classmethod
+    def _ordered_quantiles(cls, cutpoints: list[float]) -> list[float]:
+        low, high = cutpoints
+        if not 0.0 < low < high < 1.0:
+            raise ValueError("cut points must satisfy 0 < low < high < 1")
+        return cutpoints
+
+    @model_validator(mode="after")
+    def _leaves_train(self) -> "RankConfig":
+        if self.val_share + self.test_share >= 1.0:
+            raise ValueError("val_share + test_share must leave a train split")
+        return self
+
+
+SectionT = TypeVar("SectionT", bound=Section)
+
+
+def read_params(path: Path) -> dict:
+    if not path.exists():
+        raise StageError(f"{path} not found: run from the project root or pass --params")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise StageError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from error
+    if not isinstance(params, dict):
+        raise StageError(f"{path} must hold a mapping of sections")
+    return params
+
+
+def load_section(path: Path, name: str, model: type[SectionT]) -> SectionT:
+    """Validate params.yaml's section `name`; a missing section takes the defaults."""
+    raw = read_params(path).get(name) or {}
+    if not isinstance(raw, dict):
+        raise StageError(f"{path}: {name} must be a mapping")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise StageError(f"{path}: {describe_validation_error(name, error)}") from error
+
+
+def describe_validation_error(section: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join([section, *(str(part) for part in first["loc"])])
+    got = f" (got {first['input']!r})" if first["type"] not in {"missing", "value_error"} else ""
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{key}: {first['msg']}{got}{more}"
+
+
+class ModelConfig(Section):
+    """The base: `tiny` is a GPT-2 trained from scratch; anything else is loaded with from_pretrained."""
+
+    base: str = "tiny"
+    # tiny only: tokenizer and architecture.
+    vocab_size: int = Field(2048, ge=300)
+    n_layer: int = Field(4, ge=1)
+    n_head: int = Field(4, ge=1)
+    n_embd: int = Field(128, ge=8)
+    # Every model: how much of a (prompt, story) it reads.
+    max_tokens: int = Field(192, ge=16)
+    max_prompt_tokens: int = Field(48, ge=4)
+
+    @model_validator(mode="after")
+    def _fits(self) -> "ModelConfig":
+        if self.n_embd % self.n_head:
+            raise ValueError("n_embd must be a multiple of n_head")
+        if self.max_prompt_tokens >= self.max_tokens:
+            raise ValueError("max_prompt_tokens must leave room for the story within max_tokens")
+        return self
+
+
+class OptimConfig(Section):
+    """AdamW with linear warmup then cosine decay, evaluated every eval_every steps."""
+
+    seed: int = 0
+    batch_size: int = Field(16, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_steps: int = Field(50, ge=0)
+    max_steps: int = Field(600, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    eval_every: int = Field(100, ge=1)
+    # Stop after this many evaluations without improvement; 0 never stops early.
+    patience: int = Field(3, ge=0)
+    # fp32, not accelerate's "no": YAML 1.1 readers (PyYAML) turn an unquoted no into False.
+    mixed_precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+
+
+class SftConfig(OptimConfig):
+    tiers: list[Literal["good", "ok", "bad"]] = Field(default_factory=lambda: ["good", "ok"], min_length=1)
+    max_eval_stories: int = Field(400, ge=1)
+    # Stories written for fixed val prompts at every evaluation (reports/sft_samples.jsonl).
+    sample_prompts: int = Field(3, ge=0)
+    sample_max_new_tokens: int = Field(160, ge=1)
+    temperature: float = Field(0.8, gt=0.0)
+    top_k: int = Field(50, ge=0)
+
+
+class RewardConfig(OptimConfig):
+    kind: Literal["tier", "pairwise", "listwise"] = "pairwise"
+    init: Literal["sft", "base"] = "sft"
+    # pairwise: loss = -log sigmoid(r_chosen - r_rejected - margin_scale * margin).
+    margin_scale: float = Field(0.0, ge=0.0)
+    # listwise: prompts per batch (each brings all its stories).
+    prompts_per_batch: int = Field(4, ge=1)
+    # tier: the reward of each tier; the reward is their expectation under the classifier.
+    tier_values: dict[Literal["bad", "ok", "good"], float] = Field(
+        default_factory=lambda: {"bad": -1.0, "ok": 0.0, "good": 1.0}
+    )
+
+    @field_validator("tier_values")
+    @classmethod
+    def _every_tier(cls, values: dict[str, float]) -> dict[str, float]:
+        if set(values) != {"bad", "ok", "good"}:
+            raise ValueError("give a value for each of bad, ok and good")
+        return values

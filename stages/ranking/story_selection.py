@@ -1,0 +1,69 @@
+"""Which comments are stories: the filters of the rank stage, each counted by reason.
+
+A story is a top-level reply to the prompt that a person wrote and that still
+exists; AutoModerator's sticky, moderator notes, replies to stories and deleted or
+removed bodies are not stories, and a prompt with too few stories cannot be ranked.
+"""
+
+import pandas as pd
+
+from stages.sources.raw_store import latest_snapshots
+
+DROP_REASONS = (
+    "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
+    "too_short", "few_stories",
+)
+
+
+def prompt_text(title: str, selftext: str | None) -> str:
+    selftext = (selftext or "").strip()
+    return f"{title}\n\n{selftext}" if selftext else title
+
+
+def drop_reason(comments: pd.DataFrame, known_submissions: pd.Index, min_chars: int) -> pd.Series:
+    """The first reason (in DROP_REASONS order) each comment is not a story, or None."""
+    body = comments["body"].fillna("")
+    checks = [
+        ("orphan", ~comments["submission_id"].isin(known_submissions)),
+        ("not_top_level", comments["parent_id"] != "t3_" + comments["submission_id"]),
+        ("stickied", comments["stickied"].fillna(False).astype(bool)),
+        ("distinguished", comments["distinguished"].notna() & (comments["distinguished"] != "")),
+        ("deleted", body == "[deleted]"),
+        ("removed", body == "[removed]"),
+        ("too_short", body.str.strip().str.len() < min_chars),
+    ]
+    reason = pd.Series(None, index=comments.index, dtype=object)
+    for name, failed in reversed(checks):
+        reason = reason.mask(failed, name)
+    return reason
+
+
+def select_stories(
+    submissions: pd.DataFrame, comments: pd.DataFrame, min_chars: int, min_stories: int
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Return stories (one row each, with prompt and delay) and the count dropped per reason."""
+    dropped = dict.fromkeys(DROP_REASONS, 0)
+    unique_comments = latest_snapshots(comments)
+    dropped["duplicate"] = len(comments) - len(unique_comments)
+    prompts = latest_snapshots(submissions).set_index("id")
+
+    reason = drop_reason(unique_comments, prompts.index, min_chars)
+    for name, count in reason.value_counts().items():
+        dropped[name] = int(count)
+    kept = unique_comments[reason.isna()]
+
+    sizes = kept.groupby("submission_id")["id"].transform("size")
+    dropped["few_stories"] = int((sizes < min_stories).sum())
+    kept = kept[sizes >= min_stories]
+
+    prompt = prompts.loc[kept["submission_id"]]
+    stories = pd.DataFrame({
+        "submission_id": kept["submission_id"].to_numpy(),
+        "comment_id": kept["id"].to_numpy(),
+        "prompt": [prompt_text(t, s) for t, s in zip(prompt["title"], prompt["selftext"])],
+        "story": kept["body"].str.strip().to_numpy(),
+        "score": kept["score"].to_numpy(),
+        "created_utc": kept["created_utc"].to_numpy(),
+        "delay_s": (kept["created_utc"].to_numpy() - prompt["created_utc"].to_numpy()).clip(min=0),
+    })
+    return stories.sort_values(["submission_id", "comment_id"], ignore_index=True), dropped

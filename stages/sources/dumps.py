@@ -1,0 +1,138 @@
+"""Pushshift / Arctic Shift dumps: zstandard-compressed NDJSON, one submission or comment a line.
+
+Monthly dumps reach the history that Reddit's 1,000-item listings cannot. A month of
+all of Reddit is hundreds of GB once decompressed, so files are streamed and only the
+subreddit's rows are kept. They were compressed with a long window (zstd --long=31),
+which the decompressor must be allowed to use.
+
+Real dumps are damaged here and there: a garbled line, a record without a field the
+contract needs, a file whose last frame an interrupted download cut off. Each is
+counted and skipped and the import goes on; the counts go into the metrics.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+import zstandard
+from tqdm import tqdm
+
+from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
+from stages.common.errors import StageError
+from stages.common.progress import redraw_interval_s
+from stages.sources.reddit_records import comment_record, is_top_level, submission_record, whole_number
+
+MAX_WINDOW_SIZE = 2**31  # what `zstd --long=31` needs; the library refuses more than 128 MB by default
+READ_SIZE = 2**20
+PROBLEMS = ("corrupt_lines", "missing_fields", "truncated_files")
+SKIP_REASONS = ("other_subreddit", "reply")
+
+
+class TruncatedDump(Exception):
+    """The compressed stream ended inside a frame."""
+
+
+def decompressed_chunks(compressed: BinaryIO) -> Iterator[bytes]:
+    """The decompressed bytes of each zstd frame in turn; TruncatedDump if the last is cut off."""
+    decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
+    frame, inside_frame = decompressor.decompressobj(), False
+    while data := compressed.read(READ_SIZE):
+        while data:
+            if output := frame.decompress(data):
+                yield output
+            inside_frame = True
+            if not frame.eof:
+                break
+            data = frame.unused_data  # the next frame's start, if this read reached it
+            frame, inside_frame = decompressor.decompressobj(), False
+    if inside_frame:
+        raise TruncatedDump
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+def dump_objects(path: Path, problems: Counter) -> Iterator[dict]:
+    """Each JSON object in the dump at `path`; damage is counted in `problems`, never raised."""
+    lines_read = 0
+    with open(path, "rb") as raw, tqdm.wrapattr(
+        raw, "read", total=path.stat().st_size, desc=f"read {path.name}", unit="B", unit_scale=True,
+        mininterval=redraw_interval_s(),
+    ) as compressed:
+        try:
+            for line in split_lines(decompressed_chunks(compressed)):
+                lines_read += 1
+                try:
+                    thing = json.loads(line)  # bytes: bad UTF-8 fails here, in this line only
+                except ValueError:
+                    thing = None
+                if isinstance(thing, dict):
+                    yield thing
+                elif line.strip():
+                    problems["corrupt_lines"] += 1
+        except zstandard.ZstdError as error:
+            if lines_read == 0:
+                raise StageError(f"{path} cannot be decompressed (not a zstandard dump, or damaged at its start): {error}") from error
+            problems["truncated_files"] += 1
+        except TruncatedDump:
+            problems["truncated_files"] += 1
+
+
+def snapshot_utc(fields: dict) -> int:
+    """When the dump saw the score; dumps older than retrieved_* only say when it was posted."""
+    return whole_number(fields.get("retrieved_on") or fields.get("retrieved_utc") or fields["created_utc"])
+
+
+@dataclass(frozen=True)
+class DumpImport:
+    submissions: pd.DataFrame
+    comments: pd.DataFrame  # top-level comments only: the stories
+    skipped: Counter  # rows passed over on purpose: other subreddits, replies
+    problems: Counter  # damage: corrupt_lines, missing_fields, truncated_files
+
+
+def existing_paths(paths: list[str], key: str) -> list[Path]:
+    missing = [path for path in paths if not Path(path).is_file()]
+    if missing:
+        raise StageError(f"{key}: {', '.join(missing)} not found")
+    return [Path(path) for path in paths]
+
+
+def read_dumps(submission_paths: list[str], comment_paths: list[str], subreddit: str, salt: str) -> DumpImport:
+    files = {
+        "submissions": existing_paths(submission_paths, "data.dump.submissions"),
+        "comments": existing_paths(comment_paths, "data.dump.comments"),
+    }
+    if not files["submissions"] and not files["comments"]:
+        raise StageError("data.dump: list the dump files to import under submissions and/or comments")
+    skipped, problems = Counter(dict.fromkeys(SKIP_REASONS, 0)), Counter(dict.fromkeys(PROBLEMS, 0))
+    rows: dict[str, list[dict]] = {"submissions": [], "comments": []}
+    for kind, paths in files.items():
+        for path in paths:
+            for fields in dump_objects(path, problems):
+                try:
+                    if str(fields["subreddit"]).lower() != subreddit.lower():
+                        skipped["other_subreddit"] += 1
+                        continue
+                    if kind == "submissions":
+                        rows[kind].append(submission_record(fields, salt, snapshot_utc(fields)))
+                    elif is_top_level(fields):
+                        rows[kind].append(comment_record(fields, salt, snapshot_utc(fields)))
+                    else:
+                        skipped["reply"] += 1
+                except (KeyError, ValueError, TypeError):
+                    problems["missing_fields"] += 1
+    return DumpImport(
+        raw_frame(rows["submissions"], SUBMISSION_COLUMNS), raw_frame(rows["comments"], COMMENT_COLUMNS), skipped, problems,
+    )

@@ -1,0 +1,141 @@
+"""data/raw as a store that scrapes add to: merge, checkpoint, resume.
+
+Reddit lists about 1,000 submissions, so a dataset grows by scraping again and again
+(and by importing dumps). Each scrape merges into what data/raw holds: one row per
+id, the newest snapshot (by scraped_utc) winning, so a later scrape updates scores and
+a deletion made since is respected.
+
+A scrape writes data/raw every few submissions, atomically, together with
+scrape_state.json: which source the folder holds and, for an unfinished pass over a
+listing, the submissions it has done. Both land in the same folder swap, so after a
+kill -9 the state never claims a submission whose rows are not there, and a rerun
+skips exactly those.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stages.common.atomic_io import atomic_output_dir, read_parquet, recover_output_dir, write_parquet
+from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame, require_columns
+from stages.common.errors import StageError
+
+SUBMISSIONS = "submissions.parquet"
+COMMENTS = "comments.parquet"
+STATE = "scrape_state.json"
+REAL = "reddit"  # what data/raw holds after a PRAW scrape or a dump import
+SIMULATED = "simulated"
+
+
+@dataclass(frozen=True)
+class RawData:
+    submissions: pd.DataFrame
+    comments: pd.DataFrame
+    state: dict = field(default_factory=dict)
+
+
+def empty_raw() -> RawData:
+    return RawData(raw_frame([], SUBMISSION_COLUMNS), raw_frame([], COMMENT_COLUMNS))
+
+
+def latest_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per id: the most recent scrape holds the most settled score."""
+    return frame.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
+
+
+def merge_snapshots(held: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """held + new, one row per id; at equal scraped_utc the new row wins."""
+    frames = [frame for frame in (held, new) if len(frame)] or [held]
+    merged = latest_snapshots(pd.concat(frames, ignore_index=True))
+    return merged.sort_values("id", kind="stable", ignore_index=True)
+
+
+def read_raw_frames(raw_dir: Path, remedy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """data/raw's submissions and comments, their contract columns checked; reads only.
+    `remedy` ends the error when a file is missing or damaged."""
+    submissions = require_columns(read_parquet(raw_dir / SUBMISSIONS, remedy), SUBMISSION_COLUMNS, "submissions")
+    comments = require_columns(read_parquet(raw_dir / COMMENTS, remedy), COMMENT_COLUMNS, "comments")
+    return submissions, comments
+
+
+def read_raw(raw_dir: Path) -> RawData:
+    """What data/raw holds, or nothing; first repairs a write that a kill -9 cut short."""
+    recover_output_dir(raw_dir)
+    if not (raw_dir / SUBMISSIONS).exists():
+        return empty_raw()
+    submissions, comments = read_raw_frames(raw_dir, "rerun the scrape")
+    state_path = raw_dir / STATE
+    try:
+        # Before this file existed only the simulator wrote data/raw.
+        state = json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
+    except json.JSONDecodeError as error:
+        raise StageError(f"{state_path} is not valid JSON ({error}): restore it, or remove {raw_dir} to start afresh") from error
+    return RawData(submissions[list(SUBMISSION_COLUMNS)], comments[list(COMMENT_COLUMNS)], state)
+
+
+def write_raw(raw_dir: Path, raw: RawData) -> None:
+    with atomic_output_dir(raw_dir) as staging:
+        write_parquet(raw.submissions, staging / SUBMISSIONS)
+        write_parquet(raw.comments, staging / COMMENTS)
+        (staging / STATE).write_text(json.dumps(raw.state, indent=2, sort_keys=True) + "\n")
+
+
+def merged_raw(held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame, subreddit: str, unfinished_pass: dict | None) -> RawData:
+    """held extended by new rows of real data, with the state to write beside them."""
+    return RawData(
+        merge_snapshots(held.submissions, submissions),
+        merge_snapshots(held.comments, comments),
+        {"holds": REAL, "subreddit": subreddit, "pass": unfinished_pass},
+    )
+
+
+def real_data_to_extend(held: RawData, subreddit: str) -> RawData:
+    """What a Reddit scrape or dump import merges into: never simulated rows, never another subreddit."""
+    if held.state.get("holds") != REAL:
+        return empty_raw()  # simulated data is replaced: the simulator can rebuild it any time
+    if held.state.get("subreddit", "").lower() != subreddit.lower():
+        raise StageError(
+            f"data/raw holds r/{held.state.get('subreddit')}, not r/{subreddit} (data.subreddit): "
+            "move it away or remove it (rm -rf data/raw) to start a fresh scrape"
+        )
+    return held
+
+
+def resumable_ids(state: dict, pass_key: dict) -> set[str]:
+    """Submissions an unfinished pass over the same listing has done already."""
+    unfinished = state.get("pass") or {}
+    return set(unfinished.get("done", [])) if unfinished.get("key") == pass_key else set()
+
+
+class Checkpoints:
+    """A scrape's records so far, written into data/raw (merged) every `every` submissions."""
+
+    def __init__(self, raw_dir: Path, held: RawData, subreddit: str, pass_key: dict, done: set[str], every: int):
+        self.raw_dir, self.held, self.subreddit, self.every = raw_dir, held, subreddit, every
+        self.pass_key = pass_key
+        self.done = sorted(done)
+        self.submissions: list[dict] = []
+        self.comments: list[dict] = []
+        self.unsaved = 0
+
+    def add(self, submission: dict, comments: list[dict]) -> None:
+        self.submissions.append(submission)
+        self.comments += comments
+        self.done.append(submission["id"])
+        self.unsaved += 1
+        if self.unsaved >= self.every:
+            self.write(complete=False)
+
+    def write(self, complete: bool) -> RawData:
+        raw = merged_raw(
+            self.held,
+            raw_frame(self.submissions, SUBMISSION_COLUMNS),
+            raw_frame(self.comments, COMMENT_COLUMNS),
+            self.subreddit,
+            None if complete else {"key": self.pass_key, "done": self.done},
+        )
+        write_raw(self.raw_dir, raw)
+        self.unsaved = 0
+        return raw

@@ -1,0 +1,189 @@
+"""Scraping a subreddit through PRAW: the client, then a listing walked into raw rows.
+
+Credentials come only from where PRAW users keep them: the environment variables
+praw_client_id, praw_client_secret and praw_user_agent, or a praw.ini site
+(data.reddit.praw_site). They go to PRAW and nowhere else: not into params, rows,
+metrics or messages.
+
+Every request is retried with exponential backoff on 429, 5xx and timeouts. Below
+that, prawcore itself sends a request up to three times on 5xx, timeouts and dropped
+connections (sleeping up to about 6 s in all) before it raises; a 429 it raises at
+once. So one try here is up to three HTTP requests for those, and exactly one for a 429.
+"""
+
+import configparser
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import praw
+import praw.exceptions
+import prawcore
+import requests
+from tqdm import tqdm
+
+from stages.common.config import RedditConfig
+from stages.common.errors import StageError
+from stages.common.progress import progress_bar
+from stages.sources.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
+from stages.common.retry import RetryPolicy, call_with_retries
+
+Result = TypeVar("Result")
+CREDENTIAL_VARIABLES = ("praw_client_id", "praw_client_secret", "praw_user_agent")
+SKIP_REASONS = ("reply", "unexpanded", "resumed", "listed_twice", "stickied_submission")
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})
+TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class TimeoutRequestor(prawcore.Requestor):
+    """prawcore sends its import-time default timeout with every API call; send ours."""
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        return super().request(*args, timeout=self.timeout, **kwargs)
+
+
+def reddit_client(praw_site: str | None, timeout_s: float) -> praw.Reddit:
+    """A read-only PRAW client from the environment or praw.ini; a StageError says what is missing."""
+    where = f"praw.ini site [{praw_site}] (data.reddit.praw_site)" if praw_site else "a praw.ini site named in data.reddit.praw_site"
+    try:
+        reddit = praw.Reddit(
+            praw_site,
+            check_for_updates=False,  # no calls to PyPI from inside a pipeline stage
+            requestor_class=TimeoutRequestor,
+            requestor_kwargs={"timeout": timeout_s},
+        )
+    except configparser.NoSectionError as error:
+        raise StageError(f"data.reddit.praw_site: no [{praw_site}] site in any praw.ini (./praw.ini, ~/.config/praw.ini)") from error
+    except praw.exceptions.MissingRequiredAttributeException as error:
+        raise StageError(
+            f"Reddit credentials missing: set the environment variables {', '.join(CREDENTIAL_VARIABLES)}, "
+            f"or give client_id, client_secret and user_agent in {where}"
+        ) from error
+    except prawcore.InvalidInvocation as error:
+        raise StageError(f"PRAW refused its configuration: {error} (see praw_user_agent)") from error
+    reddit.read_only = True
+    return reddit
+
+
+def is_transient(error: Exception) -> bool:
+    if isinstance(error, prawcore.RequestException):
+        return isinstance(error.original_exception, TRANSIENT_CONNECTION_ERRORS)
+    if isinstance(error, prawcore.ResponseException):
+        return error.response.status_code in TRANSIENT_STATUSES
+    return False
+
+
+def explain(error: Exception) -> str:
+    """A Reddit failure that retrying cannot fix, in words that say what to do."""
+    status = error.response.status_code if isinstance(error, prawcore.ResponseException) else None
+    if status == 401 or isinstance(error, prawcore.OAuthException):
+        return f"Reddit refused the credentials ({error}): check the client id and secret of your script app"
+    if status == 403:
+        return f"Reddit forbids it ({error}): a private or banned subreddit?"
+    if isinstance(error, (prawcore.NotFound, prawcore.Redirect)):
+        return f"Reddit does not know it ({error}): check data.subreddit"
+    return str(error)
+
+
+def praw_fields(thing: object, names: tuple[str, ...]) -> dict:
+    """A PRAW object's fields as Reddit's JSON had them (PRAW wraps author and subreddit)."""
+    fields = {name: getattr(thing, name) for name in names}
+    fields["author"] = getattr(fields["author"], "name", None)  # PRAW makes "[deleted]" None
+    if "subreddit" in fields:
+        fields["subreddit"] = str(fields["subreddit"])
+    return fields
+
+
+def skip_reason(listed: praw.models.Submission, seen: set[str], done: set[str]) -> str | None:
+    if listed.id in seen:
+        return "listed_twice"  # a listing shifts while it is paged through
+    if listed.id in done:
+        return "resumed"  # scraped before this pass was interrupted
+    if listed.stickied:
+        return "stickied_submission"  # the moderators' announcements, not prompts
+    return None
+
+
+@dataclass(frozen=True)
+class ScrapedSubmission:
+    submission: dict
+    stories: list[dict]  # its top-level comments, rows of the raw contract
+    replies: int  # comments below top level, not kept
+    unexpanded: int  # comments left behind `more` objects past replace_more_limit
+
+
+def fetch_submission(reddit: praw.Reddit, submission_id: str, replace_more_limit: int | None, salt: str, scraped_utc: int) -> ScrapedSubmission:
+    # A fresh object per try: a failed replace_more may leave a half-expanded forest.
+    submission = reddit.submission(submission_id)
+    left_behind = submission.comments.replace_more(limit=replace_more_limit)
+    comments = submission.comments.list()
+    stories = [comment_record(praw_fields(c, COMMENT_FIELDS), salt, scraped_utc) for c in comments if c.is_root]
+    return ScrapedSubmission(
+        submission=submission_record(praw_fields(submission, SUBMISSION_FIELDS), salt, scraped_utc),
+        stories=stories,
+        replies=len(comments) - len(stories),
+        unexpanded=sum(more.count for more in left_behind),
+    )
+
+
+class ListingScrape:
+    """Walk r/<subreddit>'s listing and fetch each submission's comments, with retries.
+
+    Iterating yields one ScrapedSubmission per submission; `skipped` counts what was
+    passed over by reason, `retries` the retries it took.
+    """
+
+    def __init__(
+        self,
+        reddit: praw.Reddit,
+        subreddit: str,
+        config: RedditConfig,
+        salt: str,
+        done: set[str],
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.reddit, self.subreddit, self.config, self.salt, self.done = reddit, subreddit, config, salt, done
+        self.policy = RetryPolicy(config.max_tries, config.backoff_s, is_transient, sleep)
+        self.skipped = Counter(dict.fromkeys(SKIP_REASONS, 0))
+        self.retries = 0
+
+    def listing(self) -> Iterator:
+        listings = self.reddit.subreddit(self.subreddit)
+        if self.config.listing == "top":
+            return listings.top(time_filter=self.config.time_filter, limit=self.config.limit)
+        return getattr(listings, self.config.listing)(limit=self.config.limit)
+
+    def with_retries(self, call: Callable[[], Result], what: str) -> Result:
+        def on_retry(error: Exception, wait_s: float) -> None:
+            self.retries += 1
+            tqdm.write(f"ahf scrape: {what}: {error}; retrying in {wait_s:g} s")
+
+        try:
+            return call_with_retries(call, what, self.policy, on_retry)
+        except (prawcore.PrawcoreException, praw.exceptions.PRAWException) as error:
+            raise StageError(f"{what}: {explain(error)}") from error
+
+    def __iter__(self) -> Iterator[ScrapedSubmission]:
+        listing = self.listing()
+        seen: set[str] = set()
+        name = f"r/{self.subreddit}/{self.config.listing}"
+        with progress_bar(total=self.config.limit, desc=f"scrape {name}", unit="submission") as progress:
+            while True:
+                listed = self.with_retries(lambda: next(listing, None), f"listing {name} (past {len(seen)} submissions)")
+                if listed is None:
+                    return
+                progress.update()
+                reason = skip_reason(listed, seen, self.done)
+                seen.add(listed.id)
+                if reason:
+                    self.skipped[reason] += 1
+                    continue
+                scraped = self.with_retries(
+                    lambda: fetch_submission(self.reddit, listed.id, self.config.replace_more_limit, self.salt, int(time.time())),
+                    f"fetching the comments of {name} submission {listed.id}",
+                )
+                self.skipped["reply"] += scraped.replies
+                self.skipped["unexpanded"] += scraped.unexpanded
+                yield scraped

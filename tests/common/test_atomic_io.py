@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from stages.common.atomic_io import atomic_output_dir, recover_output_dir, retired_dir
+
+
+def folder_with(path: Path, text: str) -> Path:
+    path.mkdir(parents=True)
+    (path / "file.txt").write_text(text)
+    return path
+
+
+def test_a_kill_between_the_two_renames_is_undone(tmp_path):
+    raw = tmp_path / "raw"
+    folder_with(retired_dir(raw), "previous")  # raw was retired, the new one never moved in
+    folder_with(tmp_path / ".raw.k3j2x", "half written")
+    recover_output_dir(raw)
+    assert (raw / "file.txt").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_a_kill_after_the_swap_keeps_the_new_folder(tmp_path):
+    raw = folder_with(tmp_path / "raw", "new")
+    folder_with(retired_dir(raw), "previous")
+    recover_output_dir(raw)
+    assert (raw / "file.txt").read_text() == "new"
+    assert not retired_dir(raw).exists()
+
+
+def test_the_next_write_recovers_first_and_then_replaces(tmp_path):
+    raw = tmp_path / "raw"
+    folder_with(retired_dir(raw), "previous")
+    seen = []
+    with atomic_output_dir(raw) as staging:
+        seen.append((raw / "file.txt").read_text())
+        (staging / "file.txt").write_text("next")
+    assert seen == ["previous"]
+    assert (raw / "file.txt").read_text() == "next"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_a_failed_write_leaves_the_previous_folder(tmp_path):
+    raw = folder_with(tmp_path / "raw", "previous")
+    with pytest.raises(RuntimeError), atomic_output_dir(raw) as staging:
+        (staging / "file.txt").write_text("partial")
+        raise RuntimeError("killed")
+    assert (raw / "file.txt").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]

@@ -1,0 +1,138 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.common.config import RankConfig
+from stages.ranking.adjusted_ranking import (
+    adjusted_pairs, adjusted_ranking, assign_splits, assign_tiers, grouped_zscore, mean_within_spearman,
+    preference_pairs, rank_stories, score_rank, shp_pairs, spearman, split_for_fraction, split_fraction,
+    tier_thresholds, zscore,
+)
+
+
+def test_zscore_by_hand():
+    # mean 2, population std sqrt(2/3)
+    assert zscore(np.array([1.0, 2.0, 3.0])) == pytest.approx([-1.2247449, 0.0, 1.2247449])
+
+
+def test_zscore_of_constant_or_single_values_is_zero():
+    assert zscore(np.array([5.0, 5.0, 5.0])).tolist() == [0.0, 0.0, 0.0]
+    assert zscore(np.array([7.0])).tolist() == [0.0]
+
+
+def test_grouped_zscore_is_within_each_submission():
+    frame = pd.DataFrame({"submission_id": ["a", "a", "b", "b", "b"], "x": [10.0, 20.0, 1.0, 1.0, 1.0]})
+    assert grouped_zscore(frame, "submission_id", "x").tolist() == [-1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_score_rank_puts_the_top_score_first_and_averages_ties():
+    frame = pd.DataFrame({"submission_id": ["a"] * 4 + ["b"] * 2, "score": [5, 50, 5, 7, 3, 9]})
+    assert score_rank(frame).tolist() == [3.5, 1.0, 3.5, 2.0, 2.0, 1.0]
+
+
+def test_adjusted_ranking_rewards_good_rank_and_late_posting():
+    z_rank = np.array([-1.0, 1.0, 0.0])
+    z_delay = np.array([0.0, 0.0, 2.0])
+    assert adjusted_ranking(z_rank, z_delay, w_rank=1.0, w_time=0.5).tolist() == [1.0, -1.0, 1.0]
+    assert adjusted_ranking(z_rank, z_delay, w_rank=2.0, w_time=0.0).tolist() == [2.0, -2.0, 0.0]
+
+
+def test_tiers_by_quantile_cut_points():
+    assert assign_tiers(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), np.array([0.0, 1.0])).tolist() == [
+        "bad", "ok", "ok", "good", "good"]
+    adjusted = np.arange(9, dtype=float)  # quantiles 1/3 and 2/3 of 0..8 are 2.667 and 5.333
+    thresholds = tier_thresholds(adjusted, [1 / 3, 2 / 3])
+    assert thresholds == pytest.approx([8 / 3, 16 / 3])
+    assert assign_tiers(adjusted, thresholds).tolist() == ["bad"] * 3 + ["ok"] * 3 + ["good"] * 3
+
+
+def test_split_for_fraction_boundaries():
+    shares = {"val_share": 0.125, "test_share": 0.25}  # exact in binary: boundaries 0.25, 0.375
+    assert split_for_fraction(0.0, **shares) == "test"
+    assert split_for_fraction(0.2499, **shares) == "test"
+    assert split_for_fraction(0.25, **shares) == "val"
+    assert split_for_fraction(0.3749, **shares) == "val"
+    assert split_for_fraction(0.375, **shares) == "train"
+    assert split_for_fraction(0.9999, **shares) == "train"
+
+
+def test_split_fraction_is_uniform_and_depends_on_seed():
+    fractions = np.array([split_fraction(f"id{i}", seed=0) for i in range(4000)])
+    assert 0.0 <= fractions.min() and fractions.max() < 1.0
+    assert abs(fractions.mean() - 0.5) < 0.02
+    assert abs((fractions < 0.1).mean() - 0.1) < 0.02
+    assert split_fraction("id1", seed=0) != split_fraction("id1", seed=1)
+
+
+def test_splits_are_stable_when_new_submissions_arrive():
+    old = pd.Series([f"s{i}" for i in range(200)])
+    new = pd.concat([pd.Series([f"n{i}" for i in range(300)]), old], ignore_index=True)
+    before = assign_splits(old, 3, 0.1, 0.1)
+    after = assign_splits(new, 3, 0.1, 0.1).iloc[300:].reset_index(drop=True)
+    assert before.tolist() == after.tolist()
+
+
+def story_group(adjusted, created=None, score=None):
+    n = len(adjusted)
+    return pd.DataFrame({
+        "submission_id": ["s"] * n, "comment_id": [f"c{i}" for i in range(n)], "prompt": ["p"] * n,
+        "story": [f"story {i}" for i in range(n)], "adjusted": adjusted, "split": ["train"] * n,
+        "created_utc": created if created is not None else list(range(n)),
+        "score": score if score is not None else [1] * n,
+    })
+
+
+def test_adjusted_pairs_keep_only_differences_above_the_margin():
+    group = story_group([1.0, 0.2, -1.0])
+    # differences: 0-1 = 0.8, 0-2 = 2.0, 1-2 = 1.2
+    assert sorted(adjusted_pairs(group, min_margin=0.5)) == [(0, 1), (0, 2), (1, 2)]
+    assert sorted(adjusted_pairs(group, min_margin=1.0)) == [(0, 2), (1, 2)]
+    assert adjusted_pairs(group, min_margin=2.0) == []
+
+
+def test_shp_pairs_prefer_the_later_story_that_outscored_an_earlier_one():
+    # c1 posted after c0 with 3x its score: preferred. c2 is later still but scores less.
+    group = story_group([0.0, 0.0, 0.0], created=[100, 200, 300], score=[10, 30, 12])
+    assert shp_pairs(group, score_ratio=2.0) == [(1, 0)]
+    assert sorted(shp_pairs(group, score_ratio=1.1)) == [(1, 0), (2, 0)]
+
+
+def test_preference_pairs_never_cross_submissions():
+    first = story_group([1.0, 0.0])
+    second = story_group([5.0, -5.0]).assign(submission_id="t", comment_id=["d0", "d1"])
+    stories = pd.concat([first, second], ignore_index=True)
+    pairs = preference_pairs(stories, "adjusted", min_margin=0.5, score_ratio=2.0)
+    assert pairs[["chosen_id", "rejected_id"]].values.tolist() == [["c0", "c1"], ["d0", "d1"]]
+    assert pairs["margin"].tolist() == [1.0, 10.0]
+    assert (pairs["chosen"] != pairs["rejected"]).all()
+
+
+def test_spearman_by_hand():
+    # ranks a = 1,2,3,4; ranks b = 1,3,2,4: d^2 sums to 2, rho = 1 - 6*2/(4*15) = 0.8
+    assert spearman(np.array([1, 2, 3, 4]), np.array([10, 30, 20, 40])) == pytest.approx(0.8)
+    assert spearman(np.array([1, 2, 3]), np.array([3, 2, 1])) == pytest.approx(-1.0)
+    assert np.isnan(spearman(np.array([1, 2, 3]), np.array([5, 5, 5])))
+
+
+def test_mean_within_spearman_skips_small_submissions():
+    frame = pd.DataFrame({
+        "submission_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 2,
+        "x": [1, 2, 3, 1, 2, 3, 1, 2],
+        "y": [1, 2, 3, 3, 2, 1, 2, 1],
+    })
+    assert mean_within_spearman(frame, "x", "y") == pytest.approx(0.0)  # (1 + -1) / 2; c skipped
+
+
+def test_rank_stories_fills_every_story_column():
+    stories = pd.DataFrame({
+        "submission_id": ["a", "a", "a", "b", "b"],
+        "score": [30, 10, 20, 5, 5],
+        "delay_s": [100.0, 200.0, 300.0, 50.0, 60.0],
+    })
+    ranked = rank_stories(stories, RankConfig(w_rank=1.0, w_time=0.0, val_share=0.0, test_share=0.0))
+    assert ranked["rank"].tolist() == [1.0, 3.0, 2.0, 1.5, 1.5]
+    assert ranked["n_stories"].tolist() == [3, 3, 3, 2, 2]
+    assert ranked["adjusted"].tolist() == pytest.approx([1.2247449, -1.2247449, 0.0, 0.0, 0.0])
+    assert set(ranked["split"]) == {"train"}
+    # Both cut points fall on the tied zeros; a story at a cut point goes to the upper tier.
+    assert ranked["tier"].tolist() == ["good", "bad", "good", "good", "good"]

@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from stages.common.atomic_io import retired_dir
+from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
+from stages.common.errors import StageError
+from stages.sources.raw_store import (
+    REAL, SIMULATED, STATE, Checkpoints, RawData, empty_raw, merge_snapshots, read_raw, real_data_to_extend,
+    resumable_ids, write_raw,
+)
+
+
+def submission(submission_id: str, score: int, scraped_utc: int) -> dict:
+    return {
+        "id": submission_id, "subreddit": "WritingPrompts", "title": "[WP] t", "tag": "WP", "selftext": "",
+        "score": score, "num_comments": 0, "created_utc": 1, "author_hash": None,
+        "permalink": f"/r/WritingPrompts/comments/{submission_id}/", "scraped_utc": scraped_utc,
+    }
+
+
+def comment(comment_id: str, submission_id: str, body: str, scraped_utc: int) -> dict:
+    return {
+        "id": comment_id, "submission_id": submission_id, "parent_id": f"t3_{submission_id}", "body": body,
+        "score": 1, "created_utc": 2, "author_hash": None, "stickied": False, "distinguished": None,
+        "scraped_utc": scraped_utc,
+    }
+
+
+def submissions(*rows: dict):
+    return raw_frame(list(rows), SUBMISSION_COLUMNS)
+
+
+def real(subreddit: str = "WritingPrompts", **state) -> RawData:
+    return RawData(submissions(submission("a", 5, 100)), raw_frame([comment("c1", "a", "story", 100)], COMMENT_COLUMNS),
+                   {"holds": REAL, "subreddit": subreddit, **state})
+
+
+def test_merge_keeps_one_row_per_id_with_the_newest_snapshot():
+    held = submissions(submission("a", 5, 100), submission("b", 7, 100))
+    new = submissions(submission("b", 9, 200), submission("c", 1, 200))
+    merged = merge_snapshots(held, new).set_index("id")
+    assert list(merged.index) == ["a", "b", "c"]
+    assert merged.loc["b", "score"] == 9 and merged.loc["b", "scraped_utc"] == 200
+
+
+def test_merge_prefers_an_older_snapshot_that_is_newer_than_the_new_one():
+    merged = merge_snapshots(submissions(submission("a", 50, 300)), submissions(submission("a", 5, 200)))
+    assert merged["score"].tolist() == [50]
+
+
+def test_at_the_same_time_the_new_row_wins_and_a_deletion_is_respected():
+    held = raw_frame([comment("c1", "a", "a story", 100)], COMMENT_COLUMNS)
+    merged = merge_snapshots(held, raw_frame([comment("c1", "a", "[deleted]", 100)], COMMENT_COLUMNS))
+    assert merged["body"].tolist() == ["[deleted]"]
+
+
+def test_merging_with_nothing_keeps_the_contract_types():
+    merged = merge_snapshots(empty_raw().submissions, empty_raw().submissions)
+    assert merged.empty and merged["score"].dtype == "int64" and tuple(merged.columns) == SUBMISSION_COLUMNS
+
+
+def test_written_data_reads_back_with_its_state(tmp_path):
+    write_raw(tmp_path / "raw", real(**{"pass": {"key": {}, "done": ["a"]}}))
+    back = read_raw(tmp_path / "raw")
+    assert back.submissions["id"].tolist() == ["a"] and back.comments["body"].tolist() == ["story"]
+    assert back.state == {"holds": REAL, "subreddit": "WritingPrompts", "pass": {"key": {}, "done": ["a"]}}
+
+
+def test_reading_nothing_gives_empty_frames_and_old_data_counts_as_simulated(tmp_path):
+    assert read_raw(tmp_path / "raw").submissions.empty
+    write_raw(tmp_path / "raw", real())
+    (tmp_path / "raw" / STATE).unlink()
+    assert read_raw(tmp_path / "raw").state == {"holds": SIMULATED}
+
+
+def test_reading_repairs_a_write_cut_between_its_renames(tmp_path):
+    write_raw(tmp_path / "raw", real())
+    (tmp_path / "raw").rename(retired_dir(tmp_path / "raw"))
+    assert read_raw(tmp_path / "raw").submissions["id"].tolist() == ["a"]
+
+
+def test_real_data_replaces_simulated_data_and_refuses_another_subreddit():
+    simulated = RawData(real().submissions, real().comments, {"holds": SIMULATED, "subreddit": "WritingPrompts"})
+    assert real_data_to_extend(simulated, "WritingPrompts").submissions.empty
+    assert real_data_to_extend(real(), "writingprompts").submissions["id"].tolist() == ["a"]
+    with pytest.raises(StageError, match=r"holds r/Poetry, not r/WritingPrompts.*rm -rf data/raw"):
+        real_data_to_extend(real("Poetry"), "WritingPrompts")
+
+
+def test_only_an_unfinished_pass_over_the_same_listing_resumes():
+    key = {"listing": "top", "time_filter": "all", "limit": 1000}
+    state = {"pass": {"key": key, "done": ["a", "b"]}}
+    assert resumable_ids(state, key) == {"a", "b"}
+    assert resumable_ids(state, key | {"listing": "new"}) == set()
+    assert resumable_ids({"pass": None}, key) == set()
+
+
+def test_checkpoints_land_every_n_submissions_with_what_they_have_done(tmp_path):
+    raw_dir, key = tmp_path / "raw", {"listing": "top"}
+    checkpoints = Checkpoints(raw_dir, real(), "WritingPrompts", key, done={"a"}, every=2)
+    checkpoints.add(submission("b", 1, 300), [comment("c2", "b", "s", 300)])
+    assert not raw_dir.exists()
+    checkpoints.add(submission("c", 1, 300), [])
+    state = json.loads((raw_dir / STATE).read_text())
+    assert state["pass"] == {"key": key, "done": ["a", "b", "c"]}
+    assert sorted(read_raw(raw_dir).submissions["id"]) == ["a", "b", "c"]
+    assert checkpoints.unsaved == 0
+    final = checkpoints.write(complete=True)
+    assert final.state["pass"] is None and sorted(final.comments["id"]) == ["c1", "c2"]
