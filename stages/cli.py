@@ -27,6 +27,7 @@ STAGES = {
     "tokenizer": "Train the tiny base's BPE tokenizer (or save the pretrained base's).",
     "sft": "Behavior cloning: fine-tune the base LM on prompt -> story.",
     "reward": "Train the reward model (tier, pairwise or listwise) on the rankings.",
+    "rl": "RL fine-tuning of the SFT policy against the reward model (rl.algo, alpha, KL).",
 }
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params file to read.")

@@ -119,10 +119,12 @@ TINY_MODEL = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 32, "max_t
 QUICK_SFT = {"max_steps": 30, "eval_every": 10, "warmup_steps": 5, "sample_prompts": 2,
              "sample_max_new_tokens": 12, "max_eval_stories": 64}
 QUICK_REWARD = {"max_steps": 12, "eval_every": 6, "warmup_steps": 2}
+QUICK_RL = {"steps": 4, "prompts_per_step": 2, "samples_per_prompt": 2, "max_new_tokens": 12, "eval_every": 2,
+            "eval_prompts": 2, "ref_batch_size": 4}
 
 
 def model_params(folder: Path, **section_overrides: dict) -> Path:
-    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD}
+    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD, "rl": QUICK_RL}
     for name, values in section_overrides.items():
         sections[name] = sections.get(name, {}) | values
     return write_params(folder, **sections)
@@ -166,6 +168,15 @@ def tiny_tokenizer():
 
     submissions, comments = simulate_subreddit(SimulateConfig(n_prompts=40, n_writers=20), "WritingPrompts")
     return train_bpe_tokenizer(submissions["title"].tolist() + comments["body"].tolist(), vocab_size=400)
+
+
+@pytest.fixture
+def rl_project(tmp_path: Path, trained_project: Path) -> Path:
+    """A writable copy of the trained project: data, tokenizer, SFT and reward models; rl runs next."""
+    for path in ("data", "models/tokenizer", "models/sft", "models/reward"):
+        shutil.copytree(trained_project / path, tmp_path / path)
+    model_params(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture

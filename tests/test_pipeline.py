@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FAST_REDDIT, PROJECT, QUICK_REWARD, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL, praw_env, project_params, serve
+from conftest import FAST_REDDIT, PROJECT, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL, praw_env, project_params, serve
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
 
@@ -35,7 +35,7 @@ def pipeline_repo(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD)
+    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD, rl=QUICK_RL)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(small))
     run(tmp_path, "git", "init", "-q")
     run(tmp_path, "git", "add", "-A")
@@ -61,24 +61,27 @@ def stages_run(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
 
 
-def set_param(repo: Path, section: str, key: str, value: object) -> None:
+def set_param(repo: Path, section: str | None, key: str, value: object) -> None:
+    """params[section][key] = value; a top-level key (alpha) with section None."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params[section][key] = value
+    (params if section is None else params[section])[key] = value
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def test_the_whole_pipeline_and_only_what_a_param_change_affects(pipeline_repo):
     first = run(pipeline_repo, "dvc", "repro")
-    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward"]
+    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward", "rl"]
     assert "up to date" in run(pipeline_repo, "dvc", "repro").stdout
 
+    set_param(pipeline_repo, None, "alpha", 20)
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rl"]
     set_param(pipeline_repo, "reward", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward", "rl"]
     set_param(pipeline_repo, "sft", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward", "rl"]
     # Pairs change, stories do not: the tokenizer and SFT read only stories.
     set_param(pipeline_repo, "rank", "pair_margin", 0.8)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward", "rl"]
 
     plots = run(pipeline_repo, "dvc", "plots", "show", "--json").stdout
     assert "reports/sft_live/plots/metrics/sft/val_perplexity.tsv" in plots

@@ -203,3 +203,69 @@ class RewardConfig(OptimConfig):
         if set(values) != {"bad", "ok", "good"}:
             raise ValueError("give a value for each of bad, ok and good")
         return values
+
+
+class RLConfig(Section):
+    """RL fine-tuning of the SFT policy against the reward model (README: rl)."""
+
+    algo: Literal["reinforce", "scst", "a2c", "rloo", "grpo", "reinforce_pp", "ppo", "dpo"] = "rloo"
+    seed: int = 0
+    steps: int = Field(40, ge=1)
+    prompts_per_step: int = Field(8, ge=1)
+    samples_per_prompt: int = Field(4, ge=1)
+    # Sampling of rollouts (evaluation samples the same way).
+    max_new_tokens: int = Field(96, ge=1)
+    temperature: float = Field(1.0, gt=0.0)
+    top_k: int = Field(0, ge=0)  # 0: no cut
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    lr: float = Field(1e-4, gt=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    mixed_precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU
+    # The likelihood term: reference (prompt, story) pairs of these train tiers.
+    alpha_schedule: list[float] | None = None  # overrides alpha, spread evenly over the steps
+    ref_tiers: list[Literal["good", "ok", "bad"]] = Field(default_factory=lambda: ["good", "ok"], min_length=1)
+    ref_batch_size: int = Field(16, ge=1)
+    # KL to the SFT reference.
+    kl_coef: float = Field(0.05, ge=0.0)
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    kl_in: Literal["reward", "loss"] = "loss"
+    kl_target: float | None = Field(None, gt=0.0)  # set: Ziegler et al.'s adaptive controller
+    kl_horizon: int = Field(10000, ge=1)
+    # Estimators.
+    baseline_decay: float = Field(0.9, ge=0.0, lt=1.0)  # reinforce: EMA of past rewards
+    scale_rewards: Literal["group", "batch", "none"] = "group"  # grpo
+    critic_layers: list[int] = Field(default_factory=lambda: [256, 128])  # a2c, ppo value head
+    value_coef: float = Field(0.5, ge=0.0)
+    critic_lr: float = Field(1e-3, gt=0.0)
+    gae_gamma: float = Field(1.0, ge=0.0, le=1.0)
+    gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
+    clip_eps: float = Field(0.2, gt=0.0)  # ppo
+    ppo_epochs: int = Field(2, ge=1)
+    ppo_minibatches: int = Field(2, ge=1)
+    ppo_advantage: Literal["gae", "rloo"] = "rloo"
+    dpo_beta: float = Field(0.1, gt=0.0)
+    dpo_batch_size: int = Field(16, ge=1)
+    # Divergence: the reference stories' NLL past this multiple of SFT's stops training.
+    max_ref_nll_ratio: float = Field(1.5, gt=1.0)
+    # Gold in the loop: every eval_every steps, on fixed val prompts.
+    eval_every: int = Field(10, ge=1)
+    eval_prompts: int = Field(16, ge=1)
+    eval_samples_per_prompt: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> "RLConfig":
+        if self.algo in ("rloo", "grpo") and self.samples_per_prompt < 2:
+            raise ValueError(f"{self.algo} compares the samples of a prompt: samples_per_prompt must be at least 2")
+        if self.algo == "ppo" and self.ppo_advantage == "rloo" and self.samples_per_prompt < 2:
+            raise ValueError("ppo_advantage rloo needs samples_per_prompt of at least 2")
+        if self.alpha_schedule is not None and not self.alpha_schedule:
+            raise ValueError("alpha_schedule: give at least one value, or null")
+        return self
+
+
+def load_alpha(path: Path) -> float:
+    """The weight of the likelihood term: a top-level key, as users spell it (`-S alpha=20`)."""
+    value = read_params(path).get("alpha", 50.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise StageError(f"{path}: alpha: must be a number >= 0 (got {value!r})")
+    return float(value)

@@ -10,11 +10,14 @@ PAIRS_FILE = PROCESSED_DIR / "pairs.parquet"
 TOKENIZER_DIR = Path("models/tokenizer")
 SFT_DIR = Path("models/sft")
 REWARD_DIR = Path("models/reward")
+POLICY_DIR = Path("models/policy")
 
 REPORTS_DIR = Path("reports")
 SFT_SAMPLES_FILE = REPORTS_DIR / "sft_samples.jsonl"
 SFT_LIVE_DIR = REPORTS_DIR / "sft_live"
 REWARD_LIVE_DIR = REPORTS_DIR / "reward_live"
+RL_SAMPLES_FILE = REPORTS_DIR / "rl_samples.jsonl"
+RL_LIVE_DIR = REPORTS_DIR / "rl_live"
 
 
 def metrics_file(stage: str) -> Path:

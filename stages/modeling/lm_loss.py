@@ -22,6 +22,15 @@ def story_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor,
     return nll, (target != IGNORE_INDEX).sum()
 
 
+def story_logprob_sums(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Each row's summed log-probability of its labelled (story) tokens: log pi(story | prompt)."""
+    predicted = logits[:, :-1, :].float()
+    target = labels[:, 1:]
+    mask = target != IGNORE_INDEX
+    token_logprobs = torch.log_softmax(predicted, dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (token_logprobs * mask).sum(dim=1)
+
+
 def perplexity(total_nll: float, n_tokens: int) -> float:
     return math.exp(total_nll / n_tokens) if n_tokens else float("nan")
 

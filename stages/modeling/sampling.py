@@ -1,0 +1,165 @@
+"""Batched sampling of story tokens with a KV cache, and the log-probabilities of any
+tokens a model is shown: the rollout half of RL and of evaluation.
+
+Why not `model.generate`: an RL step samples a few dozen short stories from a small
+model, where generate's per-token bookkeeping (logits processors, stopping criteria,
+cache classes) costs more than the model itself on a CPU. This loop does only what a
+rollout needs: left-padded prompts, one forward per new token over the cache, and
+temperature / top-k / top-p sampling from a private generator, so sampling never
+shifts the training loop's random stream.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from stages.modeling.story_format import prompt_prefix
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_k: int = 0  # 0: no top-k cut
+    top_p: float = 1.0  # 1.0: no nucleus cut
+    greedy: bool = False
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Prompts and the stories sampled after them, one row per sample.
+
+    `sequences` is [prompt (left-padded) | story (right-padded)]; `story_mask` marks
+    the story tokens the model chose (through EOS, which it chose too); the first
+    `prompt_width` columns are the prompt.
+    """
+
+    sequences: torch.Tensor  # [rows, prompt_width + new] token ids
+    attention_mask: torch.Tensor  # [rows, prompt_width + new] 1 on real tokens
+    story_mask: torch.Tensor  # [rows, new] 1 on sampled story tokens
+    prompt_width: int
+
+    @property
+    def story_ids(self) -> torch.Tensor:
+        return self.sequences[:, self.prompt_width :]
+
+    @property
+    def story_lengths(self) -> torch.Tensor:
+        return self.story_mask.sum(dim=1)
+
+
+def encode_prompts(tokenizer, prompts: list[str], max_prompt_tokens: int) -> list[list[int]]:
+    return [tokenizer(prompt_prefix(p), add_special_tokens=False)["input_ids"][:max_prompt_tokens] for p in prompts]
+
+
+def left_padded(prompt_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids in prompt_ids)
+    ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompt_ids], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], dtype=torch.long)
+    return ids, mask
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that start at 0 on each row's first real token, whatever its left padding."""
+    return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Logits outside the top k, or outside the smallest set holding top_p of the mass, become -inf."""
+    if top_k and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # Drop a token when the mass before it already reaches top_p: the top token always stays.
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def next_tokens(logits: torch.Tensor, config: SamplingConfig, generator: torch.Generator | None) -> torch.Tensor:
+    if config.greedy:
+        return logits.argmax(dim=-1)
+    probabilities = filter_logits(logits.float() / config.temperature, config.top_k, config.top_p).softmax(dim=-1)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def sample_rollout(
+    model,
+    prompt_ids: list[list[int]],
+    config: SamplingConfig,
+    *,
+    eos_id: int,
+    pad_id: int,
+    max_tokens: int,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    """One story per row of prompt_ids (repeat a prompt to sample it several times).
+
+    A row stops at EOS or after max_new_tokens, never past max_tokens in all (the
+    positions the model was built with); the batch stops when every row has.
+    """
+    device = next(model.parameters()).device
+    input_ids, prompt_mask = left_padded(prompt_ids, pad_id)
+    input_ids, prompt_mask = input_ids.to(device), prompt_mask.to(device)
+    rows, width = input_ids.shape
+    budget = max(1, min(config.max_new_tokens, max_tokens - width))
+    chosen = torch.full((rows, budget), pad_id, dtype=torch.long, device=device)
+    story_mask = torch.zeros((rows, budget), dtype=torch.long, device=device)
+    attention_mask = prompt_mask
+    finished = torch.zeros(rows, dtype=torch.bool, device=device)
+    step_input, step_positions, cache = input_ids, positions(prompt_mask), None
+    for index in range(budget):
+        output = model(input_ids=step_input, attention_mask=attention_mask, position_ids=step_positions,
+                       past_key_values=cache, use_cache=True)
+        cache = output.past_key_values
+        token = next_tokens(output.logits[:, -1, :], config, generator)
+        token = torch.where(finished, torch.full_like(token, pad_id), token)
+        chosen[:, index] = token
+        story_mask[:, index] = (~finished).long()
+        finished = finished | (token == eos_id)
+        if bool(finished.all()):
+            chosen, story_mask = chosen[:, : index + 1], story_mask[:, : index + 1]
+            break
+        attention_mask = torch.cat([attention_mask, story_mask[:, index : index + 1]], dim=1)
+        step_input = token.unsqueeze(1)
+        step_positions = step_positions[:, -1:] + 1
+    sequences = torch.cat([input_ids, chosen], dim=1)
+    return Rollout(sequences, torch.cat([prompt_mask, story_mask], dim=1), story_mask, width)
+
+
+def decode_stories(tokenizer, rollout: Rollout) -> list[str]:
+    stories = rollout.story_ids.masked_fill(rollout.story_mask == 0, tokenizer.pad_token_id)
+    return [text.strip() for text in tokenizer.batch_decode(stories, skip_special_tokens=True)]
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """What a forward pass over a rollout says about its story tokens."""
+
+    logprobs: torch.Tensor  # [rows, new] log pi(token) of each story token
+    entropy: torch.Tensor  # [rows, new] entropy of the distribution it was drawn from
+    hidden: torch.Tensor | None  # [rows, new, width] last hidden state before each token (for a critic)
+
+
+def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, temperature: float = 1.0) -> TokenScores:
+    """Log-probabilities of the story tokens under `model` (with grad if enabled).
+
+    Position t predicts token t+1, so the logits that chose story token j sit at column
+    prompt_width + j - 1. Temperature divides the logits as sampling did, so that the
+    policy gradient is taken on the distribution the tokens were drawn from.
+    """
+    output = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
+                   position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden)
+    start = rollout.prompt_width - 1
+    logits = output.logits[:, start:-1, :].float() / temperature
+    log_softmax = F.log_softmax(logits, dim=-1)
+    logprobs = log_softmax.gather(-1, rollout.story_ids.unsqueeze(-1)).squeeze(-1)
+    entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)
+    hidden = output.hidden_states[-1][:, start:-1, :] if with_hidden else None
+    mask = rollout.story_mask.to(logprobs.dtype)
+    return TokenScores(logprobs * mask, entropy * mask, hidden)

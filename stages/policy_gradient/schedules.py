@@ -1,0 +1,14 @@
+"""The weight of the likelihood term over training.
+
+The original experiments lowered alpha over 500 batches, [90, 70, 50, 30, 20]: start
+close to the SFT model and let the reward pull harder as the policy settles.
+"""
+
+
+def alpha_at(step: int, total_steps: int, alpha: float, schedule: list[float] | None) -> float:
+    """alpha in force at `step` (0-based): the constant, or the schedule's values spread
+    evenly over total_steps, each holding for an equal share of them."""
+    if not schedule:
+        return alpha
+    index = min(len(schedule) - 1, step * len(schedule) // max(total_steps, 1))
+    return float(schedule[index])

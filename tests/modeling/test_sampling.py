@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+from stages.common.config import ModelConfig
+from stages.modeling.base_model import load_base_lm
+from stages.modeling.sampling import (
+    SamplingConfig,
+    decode_stories,
+    encode_prompts,
+    filter_logits,
+    sample_rollout,
+    story_token_scores,
+)
+
+PROMPTS = ["[WP] A short prompt.", "[WP] A much longer prompt about a dragon that guards a hoard in a castle."]
+
+
+def tiny_model(tokenizer, seed=0):
+    torch.manual_seed(seed)
+    return load_base_lm(ModelConfig(n_layer=2, n_head=2, n_embd=16, max_tokens=64, max_prompt_tokens=24), tokenizer).eval()
+
+
+def rollout_of(model, tokenizer, prompts, config, seed=0):
+    ids = encode_prompts(tokenizer, prompts, 24)
+    generator = torch.Generator().manual_seed(seed)
+    return sample_rollout(model, ids, config, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
+                          max_tokens=64, generator=generator)
+
+
+def test_top_k_and_top_p_keep_exactly_the_tokens_they_should():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = lambda filtered: torch.isfinite(filtered)[0].tolist()
+    assert kept(filter_logits(logits, top_k=2, top_p=1.0)) == [True, True, False, False]
+    # 0.5 < 0.7, 0.5 + 0.3 >= 0.7: the nucleus is the first two
+    assert kept(filter_logits(logits, top_k=0, top_p=0.7)) == [True, True, False, False]
+    assert kept(filter_logits(logits, top_k=0, top_p=0.81)) == [True, True, True, False]
+    assert kept(filter_logits(logits, top_k=0, top_p=0.1)) == [True, False, False, False]
+    shuffled = logits[:, [2, 0, 3, 1]]
+    assert kept(filter_logits(shuffled, top_k=0, top_p=0.7)) == [False, True, False, True]
+
+
+def test_greedy_story_does_not_depend_on_the_other_rows_padding(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    greedy = SamplingConfig(max_new_tokens=12, greedy=True)
+    alone = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS[:1], greedy))
+    batched = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, greedy))
+    assert batched[0] == alone[0]
+
+
+def test_scored_logprobs_equal_those_of_an_unpadded_forward(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    rollout = rollout_of(model, tiny_tokenizer, PROMPTS, SamplingConfig(max_new_tokens=10))
+    scores = story_token_scores(model, rollout)
+    for row in range(2):
+        real = rollout.attention_mask[row].bool()
+        sequence = rollout.sequences[row][real].unsqueeze(0)
+        n_story = int(rollout.story_mask[row].sum())
+        with torch.no_grad():
+            logits = model(input_ids=sequence).logits[0]
+        expected = torch.log_softmax(logits[-n_story - 1 : -1], dim=-1).gather(-1, sequence[0, -n_story:].unsqueeze(-1)).squeeze(-1)
+        assert scores.logprobs[row, :n_story].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
+        assert scores.logprobs[row, n_story:].abs().sum().item() == 0.0
+
+
+def test_rows_stop_at_eos_and_nothing_is_counted_after_it(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    with torch.no_grad():  # make EOS the likeliest token after a few steps
+        model.lm_head.weight[tiny_tokenizer.eos_token_id] *= 0
+        model.transformer.wte.weight[tiny_tokenizer.eos_token_id] += 0
+    rollout = rollout_of(model, tiny_tokenizer, PROMPTS * 4, SamplingConfig(max_new_tokens=30, temperature=3.0))
+    for row in range(rollout.sequences.size(0)):
+        story = rollout.story_ids[row].tolist()
+        mask = rollout.story_mask[row].tolist()
+        if tiny_tokenizer.eos_token_id in story:
+            end = story.index(tiny_tokenizer.eos_token_id)
+            assert mask[: end + 1] == [1] * (end + 1)
+            assert sum(mask[end + 1 :]) == 0
+        else:
+            assert sum(mask) == len(mask)
+    assert rollout.story_ids.size(1) <= 30
+
+
+def test_the_budget_never_runs_past_the_models_positions(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    rollout = rollout_of(model, tiny_tokenizer, PROMPTS, SamplingConfig(max_new_tokens=500, greedy=True))
+    assert rollout.sequences.size(1) <= 64
+
+
+def test_same_generator_seed_same_stories(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    config = SamplingConfig(max_new_tokens=15, top_k=20, top_p=0.9)
+    first = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, config, seed=3))
+    again = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, config, seed=3))
+    other = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, config, seed=4))
+    assert first == again and first != other
