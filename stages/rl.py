@@ -25,7 +25,7 @@ from stages.common.datasets import load_pairs, load_stories, split_of
 from stages.common.errors import StageError
 from stages.common.layout import POLICY_DIR, REWARD_DIR, RL_LIVE_DIR, RL_SAMPLES_FILE, SFT_DIR, metrics_file
 from stages.common.progress import progress_bar
-from stages.modeling.base_model import load_pretrained, load_tokenizer
+from stages.modeling.base_model import load_fused, load_tokenizer
 from stages.modeling.lm_loss import dataset_perplexity
 from stages.modeling.reward_model import RewardScorer
 from stages.modeling.story_format import encode_story, lm_batch
@@ -45,8 +45,8 @@ def load_models(model_config: ModelConfig, device: torch.device) -> RLModels:
         if not path.exists():
             raise StageError(f"{path} not found: run `ahf {stage}` first")
     tokenizer = load_tokenizer()
-    policy = load_pretrained(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
-    reference = load_pretrained(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
+    policy = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
+    reference = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
     scorer = RewardScorer.load(REWARD_DIR, device)
     scorer.model.requires_grad_(False)
     return RLModels(policy, reference, scorer, tokenizer, model_config.max_prompt_tokens, model_config.max_tokens)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, GPT2ForSequenceClassification
 
-from stages.modeling.base_model import load_pretrained, tiny_gpt2_config, with_pad_token
+from stages.modeling.base_model import load_fused, load_pretrained, tiny_gpt2_config, with_pad_token
 from stages.common.config import ModelConfig, RewardConfig
 from stages.common.contracts import TIERS
 from stages.common.errors import StageError
@@ -73,7 +73,7 @@ class RewardScorer:
     def load(cls, path: Path, device: str | torch.device = "cpu") -> "RewardScorer":
         fields = json.loads((Path(path) / HEAD_FILE).read_text())
         head = RewardHead(**fields | {"tier_values": tuple(fields["tier_values"])})
-        model = load_pretrained(AutoModelForSequenceClassification, path, "the reward model").to(device).eval()
+        model = load_fused(AutoModelForSequenceClassification, path, "the reward model").to(device).eval()
         return cls(model, load_pretrained(AutoTokenizer, path, "the reward tokenizer"), head)
 
     def save(self, path: Path) -> None:

@@ -12,7 +12,6 @@ shifts the training loop's random stream.
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from stages.modeling.story_format import prompt_prefix
 
@@ -150,16 +149,22 @@ def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, tempe
     """Log-probabilities of the story tokens under `model` (with grad if enabled).
 
     Position t predicts token t+1, so the logits that chose story token j sit at column
-    prompt_width + j - 1. Temperature divides the logits as sampling did, so that the
-    policy gradient is taken on the distribution the tokens were drawn from.
+    prompt_width + j - 1: only those columns go through the LM head (logits_to_keep),
+    which spares the prompt's share of the largest tensor of the step. Temperature
+    divides the logits as sampling did, so the policy gradient is taken on the
+    distribution the tokens were drawn from.
     """
+    new = rollout.story_ids.size(1)
     output = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
-                   position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden)
-    start = rollout.prompt_width - 1
-    logits = output.logits[:, start:-1, :].float() / temperature
-    log_softmax = F.log_softmax(logits, dim=-1)
-    logprobs = log_softmax.gather(-1, rollout.story_ids.unsqueeze(-1)).squeeze(-1)
-    entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)
-    hidden = output.hidden_states[-1][:, start:-1, :] if with_hidden else None
+                   position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden,
+                   logits_to_keep=new + 1)
+    logits = output.logits[:, :-1, :].float() / temperature
+    # log pi(x) = logit(x) - logsumexp(logits): no full log-softmax tensor kept for backward.
+    normaliser = torch.logsumexp(logits, dim=-1)
+    logprobs = logits.gather(-1, rollout.story_ids.unsqueeze(-1)).squeeze(-1) - normaliser
+    with torch.no_grad():  # a diagnostic, never differentiated
+        log_softmax = logits.detach() - normaliser.detach().unsqueeze(-1)
+        entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)
+    hidden = output.hidden_states[-1][:, rollout.prompt_width - 1 : -1, :] if with_hidden else None
     mask = rollout.story_mask.to(logprobs.dtype)
     return TokenScores(logprobs * mask, entropy * mask, hidden)

@@ -1,0 +1,60 @@
+"""Run one stage with params overrides in a scratch folder that links the project's
+upstream outputs, so the project's own outputs are left alone: what the bench scripts
+that compare variants of a stage share."""
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def parse_variant(text: str) -> dict:
+    """`a=1,b.c=x` -> {"a": 1, "b.c": "x"}, values read as YAML."""
+    overrides = {}
+    for assignment in text.split(","):
+        key, value = assignment.split("=", 1)
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def with_overrides(params: dict, section: str, overrides: dict) -> dict:
+    """Keys with a dot (`alpha` has none but is top-level) name their section; others are section's."""
+    for key, value in overrides.items():
+        if key == "alpha":
+            params["alpha"] = value
+        elif "." in key:
+            outer, inner = key.split(".", 1)
+            params[outer][inner] = value
+        else:
+            params[section][key] = value
+    return params
+
+
+def run_stage(stage: str, linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()) -> tuple[dict, float, dict[str, str]]:
+    """(the stage's metrics, its wall seconds, the text of the read_back files) for params.yaml plus overrides."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for path in linked:
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).symlink_to(PROJECT / path)
+        params = with_overrides(yaml.safe_load((PROJECT / "params.yaml").read_text()), stage, overrides)
+        (folder / "params.yaml").write_text(yaml.safe_dump(params))
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "stages", stage], cwd=folder, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if result.returncode:
+            sys.exit(f"{stage} {overrides} failed:\n{result.stderr[-2000:]}")
+        files = {path: (folder / path).read_text() for path in read_back}
+        return json.loads((folder / f"reports/{stage}.json").read_text()), seconds, files
+
+
+def cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "-" if value is None else str(value)
