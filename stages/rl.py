@@ -125,15 +125,15 @@ def run(params: Path) -> str:
                 progress.update(1)
                 progress.set_postfix(reward=f"{outcome.metrics.get('rl/reward_mean', float('nan')):.3f}", refresh=False)
                 if step % config.eval_every == 0 or step == config.steps:
-                    evaluation = evaluate(models.policy)
-                    log_evaluation(live, step, evaluation)
-                    samples += sample_rows(step, evaluation)
-                    progress.write(f"rl step {step}: " + ", ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in evaluation.summary("rl/eval").items()))
+                    final_eval = evaluate(models.policy)
+                    log_evaluation(live, step, final_eval)
+                    samples += sample_rows(step, final_eval)
+                    progress.write(f"rl step {step}: " + ", ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in final_eval.summary("rl/eval").items()))
                 live.next_step()
     seconds = time.perf_counter() - started
     steps_done = step - 1 if diverged_at else step
-    final_eval = evaluate(models.policy)
-    if diverged_at:
+    if diverged_at:  # the restored weights have not been evaluated yet
+        final_eval = evaluate(models.policy)
         samples += sample_rows(steps_done, final_eval)
     policy_perplexity = dataset_perplexity(models.policy, perplexity_loader)
 

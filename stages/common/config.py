@@ -218,7 +218,7 @@ class RLConfig(Section):
     temperature: float = Field(1.0, gt=0.0)
     top_k: int = Field(0, ge=0)  # 0: no cut
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    lr: float = Field(1e-4, gt=0.0)
+    lr: float = Field(1e-3, gt=0.0)
     max_grad_norm: float = Field(1.0, gt=0.0)
     mixed_precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU
     # The likelihood term: reference (prompt, story) pairs of these train tiers.
@@ -249,8 +249,8 @@ class RLConfig(Section):
     max_ref_nll_ratio: float = Field(1.5, gt=1.0)
     # Gold in the loop: every eval_every steps, on fixed val prompts.
     eval_every: int = Field(10, ge=1)
-    eval_prompts: int = Field(16, ge=1)
-    eval_samples_per_prompt: int = Field(2, ge=1)
+    eval_prompts: int = Field(32, ge=1)
+    eval_samples_per_prompt: int = Field(4, ge=1)
 
     @model_validator(mode="after")
     def _fits(self) -> "RLConfig":

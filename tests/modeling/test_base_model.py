@@ -41,3 +41,19 @@ def test_tiny_config_uses_the_tokenizers_special_tokens(tiny_tokenizer):
     config = tiny_gpt2_config(ModelConfig(), tiny_tokenizer)
     assert config.eos_token_id == tiny_tokenizer.eos_token_id
     assert config.pad_token_id == tiny_tokenizer.pad_token_id
+
+
+def test_load_fused_swaps_gelu_new_for_its_fused_equal_and_keeps_the_outputs(tmp_path, tiny_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from stages.modeling.base_model import load_fused
+
+    torch.manual_seed(0)
+    model = load_base_lm(ModelConfig(n_layer=1, n_head=2, n_embd=16, max_tokens=32, max_prompt_tokens=8), tiny_tokenizer)
+    model.save_pretrained(tmp_path)
+    fused = load_fused(AutoModelForCausalLM, tmp_path, "the test model")
+    assert model.config.activation_function == "gelu_new"
+    assert fused.config.activation_function == "gelu_pytorch_tanh"
+    ids = torch.randint(0, len(tiny_tokenizer), (2, 10))
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(ids).logits, fused.eval()(ids).logits, atol=1e-5)
