@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from stages.modeling.kv_cache import preallocated_cache
 from stages.modeling.story_format import prompt_prefix
 
 
@@ -79,11 +80,23 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
     return logits
 
 
+def inverse_cdf_sample(probabilities: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per row of [rows, vocab] probabilities: the first token whose cumulative
+    mass passes a uniform draw. Exactly the categorical distribution, from one uniform
+    per row, where torch.multinomial on a CPU costs ~25x more (it draws per category).
+    searchsorted's right side never lands on a zero-probability (filtered) token."""
+    cumulative = probabilities.cumsum(dim=-1)
+    uniform = torch.rand((probabilities.size(0), 1), generator=generator, device=probabilities.device,
+                         dtype=cumulative.dtype) * cumulative[:, -1:]
+    chosen = torch.searchsorted(cumulative, uniform, right=True).squeeze(-1)
+    return chosen.clamp(max=probabilities.size(-1) - 1)
+
+
 def next_tokens(logits: torch.Tensor, config: SamplingConfig, generator: torch.Generator | None) -> torch.Tensor:
     if config.greedy:
         return logits.argmax(dim=-1)
     probabilities = filter_logits(logits.float() / config.temperature, config.top_k, config.top_p).softmax(dim=-1)
-    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
+    return inverse_cdf_sample(probabilities, generator)
 
 
 @torch.no_grad()
@@ -108,27 +121,28 @@ def sample_rollout(
     rows, width = input_ids.shape
     budget = max(1, min(config.max_new_tokens, max_tokens - width))
     chosen = torch.full((rows, budget), pad_id, dtype=torch.long, device=device)
-    story_mask = torch.zeros((rows, budget), dtype=torch.long, device=device)
-    attention_mask = prompt_mask
+    # [prompt | story] mask, filled a column per token; the model sees the filled part.
+    attention_mask = torch.cat([prompt_mask, torch.zeros((rows, budget), dtype=torch.long, device=device)], dim=1)
+    story_mask = attention_mask[:, width:]
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
-    step_input, step_positions, cache = input_ids, positions(prompt_mask), None
+    cache = preallocated_cache(model.config.get_text_config().num_hidden_layers, width + budget)
+    step_input, step_positions = input_ids, positions(prompt_mask)
     for index in range(budget):
-        output = model(input_ids=step_input, attention_mask=attention_mask, position_ids=step_positions,
-                       past_key_values=cache, use_cache=True)
-        cache = output.past_key_values
+        output = model(input_ids=step_input, attention_mask=attention_mask[:, : width + index], position_ids=step_positions,
+                       past_key_values=cache, use_cache=True, logits_to_keep=1)
         token = next_tokens(output.logits[:, -1, :], config, generator)
         token = torch.where(finished, torch.full_like(token, pad_id), token)
         chosen[:, index] = token
         story_mask[:, index] = (~finished).long()
         finished = finished | (token == eos_id)
         if bool(finished.all()):
-            chosen, story_mask = chosen[:, : index + 1], story_mask[:, : index + 1]
+            budget = index + 1
             break
-        attention_mask = torch.cat([attention_mask, story_mask[:, index : index + 1]], dim=1)
         step_input = token.unsqueeze(1)
         step_positions = step_positions[:, -1:] + 1
-    sequences = torch.cat([input_ids, chosen], dim=1)
-    return Rollout(sequences, torch.cat([prompt_mask, story_mask], dim=1), story_mask, width)
+    sequences = torch.cat([input_ids, chosen[:, :budget]], dim=1)
+    attention_mask = attention_mask[:, : width + budget]
+    return Rollout(sequences, attention_mask, attention_mask[:, width:], width)
 
 
 def decode_stories(tokenizer, rollout: Rollout) -> list[str]:
@@ -157,7 +171,7 @@ def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, tempe
     new = rollout.story_ids.size(1)
     output = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
                    position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden,
-                   logits_to_keep=new + 1)
+                   logits_to_keep=new + 1, use_cache=False)
     logits = output.logits[:, :-1, :].float() / temperature
     # log pi(x) = logit(x) - logsumexp(logits): no full log-softmax tensor kept for backward.
     normaliser = torch.logsumexp(logits, dim=-1)

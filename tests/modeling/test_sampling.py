@@ -3,11 +3,13 @@ import torch
 
 from stages.common.config import ModelConfig
 from stages.modeling.base_model import load_base_lm
+from stages.modeling.kv_cache import PreallocatedLayer
 from stages.modeling.sampling import (
     SamplingConfig,
     decode_stories,
     encode_prompts,
     filter_logits,
+    inverse_cdf_sample,
     sample_rollout,
     story_token_scores,
 )
@@ -93,3 +95,31 @@ def test_same_generator_seed_same_stories(tiny_tokenizer):
     again = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, config, seed=3))
     other = decode_stories(tiny_tokenizer, rollout_of(model, tiny_tokenizer, PROMPTS, config, seed=4))
     assert first == again and first != other
+
+
+def test_inverse_cdf_draws_follow_the_probabilities_and_never_a_filtered_token():
+    probabilities = torch.tensor([[0.0, 0.1, 0.0, 0.2, 0.7, 0.0]]).repeat(100_000, 1)
+    draws = inverse_cdf_sample(probabilities, torch.Generator().manual_seed(0))
+    shares = torch.bincount(draws, minlength=6).float() / len(draws)
+    assert shares[[0, 2, 5]].sum().item() == 0.0
+    assert shares[[1, 3, 4]].tolist() == pytest.approx([0.1, 0.2, 0.7], abs=0.01)
+
+
+def test_greedy_rollout_matches_transformers_generate(tiny_tokenizer):
+    """The preallocated KV cache and the hand-written loop decode what generate does."""
+    model = tiny_model(tiny_tokenizer)
+    ids = encode_prompts(tiny_tokenizer, PROMPTS[1:], 24)
+    ours = sample_rollout(model, ids, SamplingConfig(max_new_tokens=20, greedy=True), eos_id=tiny_tokenizer.eos_token_id,
+                          pad_id=tiny_tokenizer.pad_token_id, max_tokens=64)
+    theirs = model.generate(torch.tensor(ids), attention_mask=torch.ones(1, len(ids[0]), dtype=torch.long), do_sample=False,
+                            max_new_tokens=20, eos_token_id=tiny_tokenizer.eos_token_id, pad_token_id=tiny_tokenizer.pad_token_id)
+    assert ours.sequences.tolist() == theirs.tolist()
+
+
+def test_the_preallocated_cache_refuses_more_positions_than_it_holds():
+    layer = PreallocatedLayer(capacity=3)
+    keys = torch.zeros(1, 1, 2, 4)
+    layer.update(keys, keys)
+    assert layer.get_seq_length() == 2 and layer.keys.shape == (1, 1, 2, 4)
+    with pytest.raises(ValueError, match="holds 3"):
+        layer.update(keys, keys)
