@@ -51,3 +51,7 @@ def print_samples(samples_jsonl: str, count: int) -> None:
     for row in [row for row in rows if row["step"] == last][:count]:
         gold = f", gold {row['gold']:.2f}" if "gold" in row else ""
         print(f"\n> step {last}, reward {row['reward']:.2f}{gold}\n> {row['prompt'][:80]}\n> {row['story']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -219,6 +219,9 @@ class RLConfig(Section):
     top_k: int = Field(0, ge=0)  # 0: no cut
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     lr: float = Field(1e-3, gt=0.0)
+    # Linear warm-up over the first optimizer updates: Adam's first steps move every
+    # weight by about lr whatever the gradient's size, a jolt away from SFT.
+    warmup_steps: int = Field(5, ge=0)
     max_grad_norm: float = Field(1.0, gt=0.0)
     mixed_precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU
     # The likelihood term: reference (prompt, story) pairs of these train tiers.

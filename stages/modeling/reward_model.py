@@ -92,7 +92,7 @@ class RewardScorer:
             rows = order[start : start + batch_size]
             batch = lm_batch([encoded[row] for row in rows], self.tokenizer.pad_token_id)
             outputs[rows] = self.model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), use_cache=False
             ).logits.float().cpu()
         return outputs
 

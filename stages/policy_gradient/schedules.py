@@ -12,3 +12,11 @@ def alpha_at(step: int, total_steps: int, alpha: float, schedule: list[float] | 
         return alpha
     index = min(len(schedule) - 1, step * len(schedule) // max(total_steps, 1))
     return float(schedule[index])
+
+
+def warmup_factor(update: int, warmup_steps: int) -> float:
+    """The share of the learning rate at optimizer update `update` (0-based): rising
+    linearly to 1 over the first warmup_steps updates, 1 after."""
+    if update >= warmup_steps:
+        return 1.0
+    return (update + 1) / (warmup_steps + 1)

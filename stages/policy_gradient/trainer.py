@@ -31,7 +31,7 @@ from stages.policy_gradient.critic import ValueHead
 from stages.policy_gradient.estimators import RolloutSignals, advantages_for, folds_kl_into_reward, uses_critic
 from stages.policy_gradient.kl import AdaptiveKLController, FixedKLController, kl_per_token
 from stages.policy_gradient.losses import dpo_loss, kl_loss, policy_gradient_loss, ppo_clipped_loss, value_loss
-from stages.policy_gradient.schedules import alpha_at
+from stages.policy_gradient.schedules import alpha_at, warmup_factor
 
 # Evaluation's KL to SFT: k3 is unbiased and never negative, so a small sample reads well.
 EVAL_KL_ESTIMATOR = "k3"
@@ -104,6 +104,7 @@ class PolicyTrainer:
             self.critic = ValueHead(models.policy.config.hidden_size, config.critic_layers).to(device)
             groups.append({"params": list(self.critic.parameters()), "lr": config.critic_lr})
         self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda update: warmup_factor(update, config.warmup_steps))
         self.kl_controller = (AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
                               if config.kl_target else FixedKLController(config.kl_coef))
         self.sampling = SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
@@ -145,7 +146,7 @@ class PolicyTrainer:
     def reference_nll(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean NLL per story token of the reference stories: -llh, the SFT objective."""
         with self.autocast:
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
         nll, count = story_nll(logits, batch["labels"])
         return nll / count.clamp(min=1)
 
@@ -168,6 +169,7 @@ class PolicyTrainer:
         # These weights passed every check: they are the ones to fall back on.
         self.last_good = self.snapshot()
         self.optimizer.step()
+        self.lr_schedule.step()
         return grad_norm, None
 
     # ---- one step ---------------------------------------------------------------------
@@ -248,19 +250,19 @@ class PolicyTrainer:
         loss = pg + alpha * policy_nll + kl_coef * kl_term
         critic_loss = value_loss(values, returns, mask) if values is not None else torch.zeros((), device=self.device)
         loss = loss + config.value_coef * critic_loss
-        diverged = self.divergence(loss.detach(), float(policy_nll), sft_nll)
+        diverged = self.divergence(loss.detach(), policy_nll.item(), sft_nll)
         grad_norm = float("nan")
         if diverged is None:
             grad_norm, diverged = self.apply(loss)
         story_tokens = mask.sum().clamp(min=1)
         metrics = {
-            "rl/policy_loss": float(pg), "rl/loss": float(loss), "rl/ref_nll": float(policy_nll),
-            "rl/kl": float(kl_tokens.sum(dim=1).mean()), "rl/entropy": float(scores.entropy.sum() / story_tokens),
-            "rl/advantage_std": float(advantages[mask.bool()].std()) if mask.sum() > 1 else 0.0,
+            "rl/policy_loss": pg.item(), "rl/loss": loss.item(), "rl/ref_nll": policy_nll.item(),
+            "rl/kl": kl_tokens.sum(dim=1).mean().item(), "rl/entropy": float(scores.entropy.sum() / story_tokens),
+            "rl/advantage_std": advantages[mask.bool()].std().item() if mask.sum() > 1 else 0.0,
             "rl/grad_norm": grad_norm,
         }
         if values is not None:
-            metrics["rl/value_loss"] = float(critic_loss)
+            metrics["rl/value_loss"] = critic_loss.item()
         return metrics, diverged
 
     def ppo_update(self, rollout, rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward):
@@ -293,16 +295,16 @@ class PolicyTrainer:
                 loss = pg + alpha * policy_nll + kl_coef * kl_term
                 if self.critic is not None:
                     loss = loss + config.value_coef * value_loss(self.critic(scores.hidden) * part_mask, returns[rows], part_mask)
-                diverged = self.divergence(loss.detach(), float(policy_nll), sft_nll)
+                diverged = self.divergence(loss.detach(), policy_nll.item(), sft_nll)
                 if diverged is None:
                     grad_norm, diverged = self.apply(loss)
                     sums["rl/grad_norm"].append(grad_norm)
                 if diverged:
                     return self.mean_metrics(sums), diverged
-                sums["rl/policy_loss"].append(float(pg))
-                sums["rl/loss"].append(float(loss))
-                sums["rl/ref_nll"].append(float(policy_nll))
-                sums["rl/clip_share"].append(float(clip_share))
+                sums["rl/policy_loss"].append(pg.item())
+                sums["rl/loss"].append(loss.item())
+                sums["rl/ref_nll"].append(policy_nll.item())
+                sums["rl/clip_share"].append(clip_share.item())
                 sums["rl/entropy"].append(float(scores.entropy.sum() / part_mask.sum().clamp(min=1)))
         metrics = self.mean_metrics(sums)
         metrics |= {"rl/kl": float(kl_tokens.sum(dim=1).mean()), "rl/advantage_std": float(advantages[mask.bool()].std())}
@@ -323,7 +325,7 @@ class PolicyTrainer:
 
         def logprob_sums(model, batch):
             with self.autocast:
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
             return story_logprob_sums(logits, batch["labels"])
 
         with self.timer.phase("reference", device), torch.no_grad():
@@ -335,13 +337,13 @@ class PolicyTrainer:
             preference = dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, config.dpo_beta)
             policy_nll = self.reference_nll(self.m.policy, ref_batch)
             loss = preference + alpha * policy_nll
-            diverged = self.divergence(loss.detach(), float(policy_nll), sft_nll)
+            diverged = self.divergence(loss.detach(), policy_nll.item(), sft_nll)
             grad_norm = float("nan")
             if diverged is None:
                 grad_norm, diverged = self.apply(loss)
         margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
         metrics = {
-            "rl/policy_loss": float(preference), "rl/loss": float(loss), "rl/ref_nll": float(policy_nll),
+            "rl/policy_loss": preference.item(), "rl/loss": loss.item(), "rl/ref_nll": policy_nll.item(),
             "rl/sft_ref_nll": sft_nll, "rl/grad_norm": grad_norm,
             "rl/dpo_accuracy": float((margin > 0).float().mean()),
             "rl/tokens_per_s": float(chosen["attention_mask"].sum() + rejected["attention_mask"].sum()) / (time.perf_counter() - started),

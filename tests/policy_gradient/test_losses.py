@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from stages.policy_gradient.losses import dpo_loss, policy_gradient_loss, ppo_clipped_loss, value_loss
-from stages.policy_gradient.schedules import alpha_at
 
 
 def test_policy_gradient_loss_sums_tokens_and_averages_stories():
@@ -52,11 +51,3 @@ def test_dpo_loss_by_hand():
     assert loss.item() == pytest.approx(-math.log(1 / (1 + math.exp(-beta * margin))))
     at_reference = dpo_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([-3.0]), torch.tensor([-4.0]), beta)
     assert at_reference.item() == pytest.approx(math.log(2))
-
-
-def test_alpha_schedule_spreads_values_evenly_and_a_constant_otherwise():
-    schedule = [90, 70, 50, 30, 20]
-    seen = [alpha_at(step, 10, 5.0, schedule) for step in range(10)]
-    assert seen == [90, 90, 70, 70, 50, 50, 30, 30, 20, 20]
-    assert alpha_at(3, 10, 5.0, None) == 5.0
-    assert alpha_at(99, 10, 5.0, schedule) == 20  # past the end holds the last value
