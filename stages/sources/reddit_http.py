@@ -79,12 +79,18 @@ class RetryLog:
         tqdm.write(f"ahf scrape: {failure.method} {urlsplit(failure.url).path}: {what}; retrying in {wait_s:.2f} s", file=sys.stderr)
 
 
-def quota_spent(response: BaseHTTPResponse) -> bool:
-    """A 429 with requests left in the window is a burst limit, not the end of the quota."""
+def window_reset_s(response: BaseHTTPResponse) -> float | None:
+    """On a 429 with the quota spent, the seconds until Reddit's window resets; else None.
+
+    A 429 with requests left in the window is a burst limit, not the end of the quota:
+    waiting for the window to end would idle for up to 10 minutes for nothing.
+    """
     try:
-        return float(response.headers.get("x-ratelimit-remaining", "0")) < 1
-    except ValueError:
-        return True
+        remaining = float(response.headers.get("x-ratelimit-remaining", "0"))
+        reset_s = float(response.headers["x-ratelimit-reset"])
+    except (KeyError, ValueError):
+        return None
+    return reset_s if response.status == 429 and remaining < 1 else None
 
 
 class RequestRetry(Retry):
@@ -107,9 +113,8 @@ class RequestRetry(Retry):
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         asked = super().get_retry_after(response)
-        reset = response.headers.get("x-ratelimit-reset")
-        if response.status == 429 and reset is not None and quota_spent(response):
-            asked = max(asked or 0.0, min(float(reset), self.retry_after_max))
+        if (reset_s := window_reset_s(response)) is not None:
+            asked = max(asked or 0.0, min(reset_s, self.retry_after_max))
         return asked
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:

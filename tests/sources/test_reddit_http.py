@@ -48,6 +48,7 @@ def test_a_429_with_quota_left_is_a_burst_limit_not_the_windows_end():
     pauses, log = failed(429, left)
     assert 1.0 <= pauses[0] <= 1.5 and log.causes["429"] == 1
     assert failed(503, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "42"})[0][0] <= 1.5  # a reset is a 429's only
+    assert failed(429, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "soon"})[0][0] <= 1.5  # not a number: backoff
 
 
 @pytest.mark.parametrize(("status", "error", "cause"), [
