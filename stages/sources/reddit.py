@@ -40,7 +40,7 @@ SKIP_REASONS = ("reply", "unexpanded", "resumed", "listed_twice", "stickied_subm
 TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-def reddit_client(config: RedditConfig, retry_log: RetryLog, sleep: Callable[[float], None] = time.sleep) -> praw.Reddit:
+def reddit_client(config: RedditConfig, retry_log: RetryLog) -> praw.Reddit:
     """A read-only PRAW client from the environment or praw.ini; a StageError says what is missing."""
     praw_site = config.praw_site
     where = f"praw.ini site [{praw_site}] (data.reddit.praw_site)" if praw_site else "a praw.ini site named in data.reddit.praw_site"
@@ -48,7 +48,7 @@ def reddit_client(config: RedditConfig, retry_log: RetryLog, sleep: Callable[[fl
         reddit = praw.Reddit(
             praw_site,
             check_for_updates=False,  # no calls to PyPI from inside a pipeline stage
-            **praw_requestor(config, retry_log, sleep),
+            **praw_requestor(config, retry_log),
         )
     except configparser.NoSectionError as error:
         raise StageError(f"data.reddit.praw_site: no [{praw_site}] site in any praw.ini (./praw.ini, ~/.config/praw.ini)") from error
