@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,20 +46,33 @@ def timed_scrape(folder: Path) -> tuple[float, dict]:
     return seconds, json.loads(Path("reports/scrape.json").read_text())
 
 
+def start_fake_reddit(folder: Path, *options: str) -> subprocess.Popen:
+    """`ahf fake-reddit` in its own process, as Reddit would be; its praw.ini site written to folder."""
+    # Started from a background job, it would inherit an ignored SIGINT: the signal that stops it.
+    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", "--port", "0", *options], cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+    while (line := server.stdout.readline()) and not line.startswith("user_agent"):
+        lines.append(line)
+    (folder / "praw.ini").write_text("".join(lines[1:]) + line)
+    os.environ |= {"PRAW_ALLOW_ENDPOINT_OVERRIDE": "1", "AHF_AUTHOR_SALT": "bench"}
+    return server
+
+
+def stop_fake_reddit(server: subprocess.Popen) -> str:
+    """Ctrl-C it; returns its last words: the requests it answered and the faults it injected."""
+    server.send_signal(signal.SIGINT)
+    return server.communicate(timeout=60)[0].strip().splitlines()[-1]
+
+
 def bench_reddit(folder: Path, n_prompts: int) -> None:
     write_params(folder, {"source": "reddit", "reddit": {"praw_site": "fake-reddit", "replace_more_limit": None}}, n_prompts)
-    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", "--port", "0"], cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = start_fake_reddit(folder)
     try:
-        lines = []
-        while (line := server.stdout.readline()) and not line.startswith("user_agent"):
-            lines.append(line)
-        (folder / "praw.ini").write_text("".join(lines[1:]) + line)
-        os.environ |= {"PRAW_ALLOW_ENDPOINT_OVERRIDE": "1", "AHF_AUTHOR_SALT": "bench"}
         seconds, metrics = timed_scrape(folder)
     finally:
-        server.terminate()
-        server.wait()
+        stop_fake_reddit(server)
     records = metrics["scrape/submissions"] + metrics["scrape/comments"]
     print(f"(a) reddit: {records} records ({metrics['scrape/submissions']} submissions) in {seconds:.1f} s"
           f" = {records / seconds:,.0f} records/s, {metrics['scrape/submissions'] / seconds:.1f} submissions/s")

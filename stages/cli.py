@@ -63,23 +63,34 @@ def fake_reddit(
     params: Path = PARAMS_OPTION,
     port: int = typer.Option(8765, help="Port on 127.0.0.1 (0: any free one)."),
     site: str = typer.Option("fake-reddit", help="Name of the praw.ini site it prints."),
+    prompts: int | None = typer.Option(None, min=1, help="Submissions to serve (default: simulate.n_prompts)."),
+    stories_per_prompt: float | None = typer.Option(
+        None, min=3.0, help="Top-level comments per thread, on average (default: simulate.stories_per_prompt)."
+    ),
+    more_batch: int = typer.Option(4, min=1, help="Comments per answer to a 'load more comments' call."),
+    fault_rate: float = typer.Option(0.0, min=0.0, max=1.0, help="Share of requests answered 429, 500 or 503."),
+    retry_after: int = typer.Option(1, min=0, help="Seconds of Retry-After on each 429."),
 ) -> None:
     """Serve the simulated subreddit (params' simulate section) through a local Reddit-speaking API."""
     from stages.common.config import DataConfig, SimulateConfig, load_section
-    from stages.sources.fake_reddit import simulated_reddit
+    from stages.sources.fake_reddit import Faults, simulated_reddit
 
+    overrides = {"n_prompts": prompts, "stories_per_prompt": stories_per_prompt}
     try:
         data = load_section(params, "data", DataConfig)
-        server = simulated_reddit(load_section(params, "simulate", SimulateConfig), data.subreddit, port=port)
+        simulate = load_section(params, "simulate", SimulateConfig)
+        simulate = simulate.model_copy(update={key: value for key, value in overrides.items() if value is not None})
+        server = simulated_reddit(simulate, data.subreddit, port=port, more_batch=more_batch)
     except StageError as error:
         typer.echo(f"ahf fake-reddit: error: {error}", err=True)
         raise typer.Exit(2) from None
+    server.faults = Faults(rate=fault_rate, retry_after_s=retry_after)
     typer.echo(f"Serving r/{data.subreddit} at {server.url} (Ctrl-C stops). A praw.ini site for it:\n")
     typer.echo(server.praw_ini_site(site))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        typer.echo("stopped")
+        typer.echo(f"stopped after {server.tally()}")
 
 
 def main() -> None:

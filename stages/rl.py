@@ -123,7 +123,7 @@ def run(params: Path) -> str:
                 for name, value in outcome.metrics.items():
                     live.log_metric(name, value)
                 progress.update(1)
-                progress.set_postfix(reward=f"{outcome.metrics.get('rl/reward_mean', float('nan')):.3f}", refresh=False)
+                progress.set_postfix(reward=f"{outcome.metrics.get('rl/reward_mean', float('nan')):.3f}")
                 if step % config.eval_every == 0 or step == config.steps:
                     final_eval = evaluate(models.policy)
                     log_evaluation(live, step, final_eval)

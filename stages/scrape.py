@@ -19,6 +19,7 @@ from stages.sources.raw_store import (
     SIMULATED, Checkpoints, RawData, merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
 )
 from stages.sources.reddit import ListingScrape, reddit_client
+from stages.sources.reddit_http import RetryLog
 from stages.sources.simulator import simulate_subreddit
 
 
@@ -43,6 +44,11 @@ def scrape_metrics(held: RawData, raw: RawData, fetched: int, stories: int, skip
     } | {f"scrape/skipped_{reason}": count for reason, count in sorted(skipped.items())}
 
 
+def retry_metrics(log: RetryLog, refetches: int) -> dict[str, int | float]:
+    causes = {f"scrape/retries_{cause}": count for cause, count in log.causes.items()}
+    return {"scrape/retries": log.retries, **causes, "scrape/retry_wait_s": round(log.wait_s, 3), "scrape/refetches": refetches}
+
+
 def summary(what: str, fetched: int, stories: int, skipped: Counter, raw: RawData) -> str:
     skips = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()) if count) or "none"
     return (
@@ -53,7 +59,8 @@ def summary(what: str, fetched: int, stories: int, skipped: Counter, raw: RawDat
 
 def scrape_reddit(data: DataConfig) -> str:
     config = data.reddit
-    reddit = reddit_client(config.praw_site, config.timeout_s)
+    retry_log = RetryLog()
+    reddit = reddit_client(config, retry_log)
     held = real_data_to_extend(read_raw(RAW_DIR), data.subreddit)
     pass_key = {"listing": config.listing, "time_filter": config.time_filter, "limit": config.limit}
     done = resumable_ids(held.state, pass_key)
@@ -70,7 +77,7 @@ def scrape_reddit(data: DataConfig) -> str:
         kept = f"; the {len(checkpoints.done)} submissions of this pass are saved in {RAW_DIR}/: rerun to resume" if checkpoints.done else ""
         raise StageError(f"{'interrupted' if isinstance(error, KeyboardInterrupt) else error}{kept}") from error
     raw = checkpoints.write(complete=True)
-    write_metrics(metrics_file("scrape"), scrape_metrics(held, raw, fetched, stories, walk.skipped) | {"scrape/retries": walk.retries})
+    write_metrics(metrics_file("scrape"), scrape_metrics(held, raw, fetched, stories, walk.skipped) | retry_metrics(retry_log, walk.refetches))
     return summary(f"reddit r/{data.subreddit} {config.listing}", fetched, stories, walk.skipped, raw)
 
 

@@ -52,6 +52,17 @@ def simulated_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     return simulate_subreddit(SERVED_SIMULATION, "WritingPrompts")
 
 
+# Two threads of about 2,050 stories, like r/WritingPrompts' top ones:
+# served 10 comments per morechildren call, each takes some 205 of them to expand.
+BIG_THREADS = SimulateConfig(n_prompts=2, n_writers=40, stories_per_prompt=2050, one_story_share=0.0, reply_share=0.0)
+BIG_THREAD_MORE_BATCH = 10
+
+
+@pytest.fixture(scope="session")
+def big_thread_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return simulate_subreddit(BIG_THREADS, "WritingPrompts")
+
+
 def serve(frames: tuple[pd.DataFrame, pd.DataFrame], **options) -> FakeReddit:
     """A fake Reddit serving `frames`, stingy with stories per page so `more` must be expanded."""
     return FakeReddit("WritingPrompts", *frames, **({"stories_shown": 3, "more_batch": 2} | options))

@@ -10,7 +10,8 @@ import pandas as pd
 import zstandard
 
 from conftest import (
-    TEST_SALT, assert_scraped_all_served, praw_env, reddit_params, run_ahf, serve, served_stories, write_params,
+    BIG_THREAD_MORE_BATCH, TEST_SALT, assert_scraped_all_served, praw_env, reddit_params, run_ahf, serve, served_stories,
+    write_params,
 )
 
 
@@ -145,6 +146,76 @@ def test_a_scrape_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_pat
     assert 0 < len(fetched_by_rerun) <= 130 - 9  # killed mid-scrape, and the rerun resumed
     assert int(rerun.stdout.split(" resumed")[0].rsplit(" ", 1)[-1]) >= 9
     assert not list((tmp_path / "data").glob(".raw*"))
+
+
+# 15% of requests answered 429, 500 or 503; a request fails six times in a row once in 88,000.
+FLAKY = {"max_tries": 6, "backoff_s": 0.001}
+
+
+def test_big_threads_under_15_percent_faults_are_scraped_whole_with_every_retry_counted(tmp_path, big_thread_frames):
+    reddit_params(tmp_path, **FLAKY)
+    with serve(big_thread_frames, more_batch=BIG_THREAD_MORE_BATCH) as server:
+        server.faults.rate, server.faults.retry_after_s = 0.15, 0
+        result = run_ahf(tmp_path, "scrape", env=praw_env(tmp_path, server))
+    assert result.returncode == 0, result.stderr
+    stories_per_thread = served_stories(server)["submission_id"].value_counts()
+    injected = server.injected
+    answered_morechildren = server.requests.count("POST /api/morechildren/") - injected.total()
+    assert stories_per_thread.min() >= 2000 and answered_morechildren >= 200 * len(stories_per_thread)
+    assert_scraped_all_served(tmp_path, server)
+    metrics = json.loads((tmp_path / "reports/scrape.json").read_text())
+    assert injected.total() >= 0.1 * len(server.requests)
+    assert metrics["scrape/retries"] == injected.total()  # every fault met was retried, each counted once
+    assert metrics["scrape/retries_429"] == injected[429]
+    assert metrics["scrape/retries_5xx"] == injected[500] + injected[503]
+    assert metrics["scrape/retries_timeout"] == metrics["scrape/retries_connection"] == metrics["scrape/refetches"] == 0
+    assert 0 < metrics["scrape/retry_wait_s"] < 1.5 * FLAKY["backoff_s"] * 2 ** (FLAKY["max_tries"] - 2) * injected.total()
+    assert result.stderr.count("retrying in") == injected.total()
+
+
+def test_a_scrape_killed_in_the_middle_of_a_big_thread_resumes_without_loss_or_duplicates(tmp_path, big_thread_frames):
+    reddit_params(tmp_path, checkpoint_every=1, **FLAKY)
+    with serve(big_thread_frames, more_batch=BIG_THREAD_MORE_BATCH) as server:
+        server.faults.rate, server.faults.retry_after_s = 0.15, 0
+        env = praw_env(tmp_path, server)
+        scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (scrape_state(tmp_path).get("pass") or {}).get("done") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first_saved = len(server.requests)
+        while server.requests[first_saved:].count("POST /api/morechildren/") < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        scraping.send_signal(signal.SIGKILL)
+        scraping.wait()
+        assert scraping.returncode == -signal.SIGKILL
+        done = scrape_state(tmp_path)["pass"]["done"]
+
+        second_start = len(server.requests)
+        rerun = run_ahf(tmp_path, "scrape", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_scraped_all_served(tmp_path, server)
+    killed_in = set(server.content.submissions["id"]) - set(done)
+    assert len(done) == 1 and comment_fetches(server, second_start) == killed_in  # the half-expanded thread, again
+    assert "1 resumed" in rerun.stdout and not list((tmp_path / "data").glob(".raw*"))
+
+
+def test_a_thread_that_always_fails_ends_in_one_line_keeping_what_was_checkpointed(tmp_path, simulated_frames):
+    reddit_params(tmp_path, checkpoint_every=5)
+    with serve(simulated_frames) as server:
+        broken = server.content.ordered_ids("top", "all")[12]
+        server.faults.broken_path = f"/comments/{broken}"
+        result = run_ahf(tmp_path, "scrape", env=praw_env(tmp_path, server))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"ahf scrape: error: fetching the comments of r/WritingPrompts/top submission {broken}: "
+        f"gave up on GET /comments/{broken}/ after 3 tries: too many 503 error responses; "
+        "the 12 submissions of this pass are saved in data/raw/: rerun to resume"
+    )
+    assert server.requests.count(f"GET /comments/{broken}/") == 3 and result.stderr.count("retrying in") == 2
+    done = scrape_state(tmp_path)["pass"]["done"]
+    assert sorted(pd.read_parquet(tmp_path / "data/raw/submissions.parquet")["id"]) == sorted(done)
+    assert set(done) == set(server.content.ordered_ids("top", "all")[:12])
 
 
 def test_ctrl_c_saves_what_was_scraped_and_says_how_to_resume(tmp_path, simulated_frames):

@@ -29,8 +29,9 @@ class RedditConfig(Section):
     replace_more_limit: int | None = Field(32, ge=0)
     praw_site: str | None = None  # a praw.ini section; None: praw_* environment variables
     checkpoint_every: int = Field(25, ge=1)  # submissions between atomic writes of data/raw
-    max_tries: int = Field(5, ge=1)
+    max_tries: int = Field(5, ge=1)  # per request, sent that often at most (sources/reddit_http.py)
     backoff_s: float = Field(2.0, ge=0.0)  # first wait after a failure; doubles each try
+    max_backoff_s: float = Field(60.0, ge=0.0)  # the longest backoff; a server's Retry-After may ask more
     timeout_s: float = Field(16.0, gt=0.0)
 
 

@@ -16,5 +16,16 @@ def redraw_interval_s() -> float:
     return TERMINAL_REDRAW_S if sys.stderr.isatty() else LOG_REDRAW_S
 
 
+class IntervalBar(tqdm):
+    """A tqdm bar whose postfix waits for the next redraw at the bar's interval.
+
+    tqdm's set_postfix redraws at once by default, so a loop that sets it every step
+    redraws every step, whatever mininterval says.
+    """
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = False, **postfix) -> None:
+        super().set_postfix(ordered_dict, refresh=refresh, **postfix)
+
+
 def progress_bar(**options) -> tqdm:
-    return tqdm(mininterval=redraw_interval_s(), **options)
+    return IntervalBar(mininterval=redraw_interval_s(), **options)

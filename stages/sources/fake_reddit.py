@@ -14,16 +14,24 @@ the real PRAW client can be tested, timed and tried without Reddit:
 
 Faults are injected by request number (the token request is number 1): an HTTP
 status instead of the answer (429, 500, ...), an answer slower than the client's
-timeout, or silence from some request on, as from a server that died mid-scrape.
+timeout, a body cut off halfway, or silence from some request on, as from a server
+that died mid-scrape; at a rate, a 429, 500 or 503 drawn for each request number from
+a seed, as from a Reddit under load; or a 503 for every request of one path, as from
+a thread Reddit cannot serve. Every 429 says Retry-After.
+
+Big threads are the simulator's (simulate.stories_per_prompt), served `more_batch`
+comments per morechildren call, so expanding one takes hundreds of requests.
 """
 
 import base64
 import json
 import math
+import random
 import re
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +48,7 @@ LISTING_CAP = 1000  # Reddit's listings end near here: why scrapes are increment
 RATE_WINDOW_S = 600
 TIME_FILTER_S = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400, "year": 365 * 86_400}
 TOKEN = "fake-reddit-token"
+FAULT_STATUSES = (429, 500, 503)
 
 
 @dataclass
@@ -49,6 +58,20 @@ class Faults:
     slow_s: float = 2.0
     silent_from: int | None = None  # from this request number on, hang up without answering
     delay_s: float = 0.0  # before every answer: a healthy but distant server
+    rate: float = 0.0  # share of requests answered with one of FAULT_STATUSES
+    seed: int = 0  # the draw is per request number, so the same requests meet the same faults
+    retry_after_s: int = 1  # the Retry-After of every 429
+    broken_path: str | None = None  # every request for it answered 503, as a thread Reddit cannot serve
+    cut_at: set[int] = field(default_factory=set)  # request numbers whose body stops halfway
+
+    def status_for(self, number: int, path: str) -> int | None:
+        """The HTTP status that request `number` gets instead of its answer, if any."""
+        if self.broken_path is not None and path.rstrip("/") == self.broken_path.rstrip("/"):
+            return 503
+        if number in self.status_at:
+            return self.status_at[number]
+        draw = random.Random(f"{self.seed}:{number}")
+        return draw.choice(FAULT_STATUSES) if draw.random() < self.rate else None
 
 
 def present(value: object) -> object:
@@ -190,6 +213,7 @@ class FakeReddit:
         self.quota = quota  # requests granted per 10-minute window; Reddit grants about 1,000
         self.faults = Faults()
         self.requests: list[str] = []  # "GET /r/WritingPrompts/top", in the order they came
+        self.injected: Counter[int] = Counter()  # HTTP status -> faults of that status answered
         self.lock = threading.Lock()
         self.window_start, self.window_used = time.monotonic(), 0
         self.http = QuietHTTPServer((host, port), RedditRequestHandler)
@@ -231,6 +255,15 @@ class FakeReddit:
             self.window_used += 1
             self.requests.append(line)
             return len(self.requests)
+
+    def count_fault(self, status: int) -> None:
+        with self.lock:
+            self.injected[status] += 1
+
+    def tally(self) -> str:
+        """What the server answered, for its last words."""
+        faults = ", ".join(f"{count} x {status}" for status, count in sorted(self.injected.items()))
+        return f"{len(self.requests)} requests, {self.injected.total()} faults injected{f' ({faults})' if faults else ''}"
 
     def rate_limit_headers(self) -> dict[str, str]:
         with self.lock:
@@ -288,12 +321,13 @@ class RedditRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         time.sleep(faults.delay_s + (faults.slow_s if number in faults.slow_at else 0.0))
-        if number in faults.status_at:
-            status = faults.status_at[number]
-            self.send_json(status, {"message": HTTPStatus(status).phrase, "error": status})
+        if status := faults.status_for(number, url.path):
+            self.reddit.count_fault(status)
+            retry_after = {"Retry-After": str(faults.retry_after_s)} if status == 429 else {}
+            self.send_json(status, {"message": HTTPStatus(status).phrase, "error": status}, retry_after)
             return
         status, body = self.route(method, url.path, query, form)
-        self.send_json(status, body)
+        self.send_json(status, body, cut=number in faults.cut_at)
 
     def route(self, method: str, path: str, query: dict, form: dict) -> tuple[int, object]:
         content = self.reddit.content
@@ -320,15 +354,17 @@ class RedditRequestHandler(BaseHTTPRequestHandler):
             return 401, {"message": "Unauthorized", "error": 401}
         return 200, {"access_token": TOKEN, "token_type": "bearer", "expires_in": 86400, "scope": "*"}
 
-    def send_json(self, status: int, body: object) -> None:
+    def send_json(self, status: int, body: object, headers: dict[str, str] | None = None, cut: bool = False) -> None:
+        """Answer with `body` as JSON; `cut`: only its first half, then hang up, as a dropped connection."""
         payload = json.dumps(body).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in self.reddit.rate_limit_headers().items():
+            for name, value in (self.reddit.rate_limit_headers() | (headers or {})).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(payload[:len(payload) // 2] if cut else payload)
+            self.close_connection = self.close_connection or cut
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (a timeout fault)

@@ -5,18 +5,20 @@ praw_client_id, praw_client_secret and praw_user_agent, or a praw.ini site
 (data.reddit.praw_site). They go to PRAW and nowhere else: not into params, rows,
 metrics or messages.
 
-Every request is retried with exponential backoff on 429, 5xx and timeouts. Below
-that, prawcore itself sends a request up to three times on 5xx, timeouts and dropped
-connections (sleeping up to about 6 s in all) before it raises; a 429 it raises at
-once. So one try here is up to three HTTP requests for those, and exactly one for a 429.
+Each HTTP request is retried on its own, below PRAW (sources/reddit_http.py). A fetch
+(a submission's whole thread, or the listing's next page) is tried again as a whole
+only for what no request-level retry covers: a response cut off mid-body three times.
+A request that failed max_tries times ends the scrape, keeping what was checkpointed:
+rerunning resumes it.
 """
 
 import configparser
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import praw
 import praw.exceptions
@@ -29,30 +31,24 @@ from stages.common.errors import StageError
 from stages.common.progress import progress_bar
 from stages.sources.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
 from stages.common.retry import RetryPolicy, call_with_retries
+from stages.sources.reddit_http import RequestGaveUp, RetryLog, praw_requestor
 
 Result = TypeVar("Result")
 CREDENTIAL_VARIABLES = ("praw_client_id", "praw_client_secret", "praw_user_agent")
 SKIP_REASONS = ("reply", "unexpanded", "resumed", "listed_twice", "stickied_submission")
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 520, 522})
+# What reaches a fetch from a response cut off after its headers, once prawcore's own tries are spent.
 TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-class TimeoutRequestor(prawcore.Requestor):
-    """prawcore sends its import-time default timeout with every API call; send ours."""
-
-    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        return super().request(*args, timeout=self.timeout, **kwargs)
-
-
-def reddit_client(praw_site: str | None, timeout_s: float) -> praw.Reddit:
+def reddit_client(config: RedditConfig, retry_log: RetryLog) -> praw.Reddit:
     """A read-only PRAW client from the environment or praw.ini; a StageError says what is missing."""
+    praw_site = config.praw_site
     where = f"praw.ini site [{praw_site}] (data.reddit.praw_site)" if praw_site else "a praw.ini site named in data.reddit.praw_site"
     try:
         reddit = praw.Reddit(
             praw_site,
             check_for_updates=False,  # no calls to PyPI from inside a pipeline stage
-            requestor_class=TimeoutRequestor,
-            requestor_kwargs={"timeout": timeout_s},
+            **praw_requestor(config, retry_log),
         )
     except configparser.NoSectionError as error:
         raise StageError(f"data.reddit.praw_site: no [{praw_site}] site in any praw.ini (./praw.ini, ~/.config/praw.ini)") from error
@@ -68,15 +64,13 @@ def reddit_client(praw_site: str | None, timeout_s: float) -> praw.Reddit:
 
 
 def is_transient(error: Exception) -> bool:
-    if isinstance(error, prawcore.RequestException):
-        return isinstance(error.original_exception, TRANSIENT_CONNECTION_ERRORS)
-    if isinstance(error, prawcore.ResponseException):
-        return error.response.status_code in TRANSIENT_STATUSES
-    return False
+    return isinstance(error, prawcore.RequestException) and isinstance(error.original_exception, TRANSIENT_CONNECTION_ERRORS)
 
 
 def explain(error: Exception) -> str:
     """A Reddit failure that retrying cannot fix, in words that say what to do."""
+    if isinstance(error, prawcore.RequestException) and isinstance(error.original_exception, RequestGaveUp):
+        return str(error.original_exception)
     status = error.response.status_code if isinstance(error, prawcore.ResponseException) else None
     if status == 401 or isinstance(error, prawcore.OAuthException):
         return f"Reddit refused the credentials ({error}): check the client id and secret of your script app"
@@ -132,7 +126,7 @@ class ListingScrape:
     """Walk r/<subreddit>'s listing and fetch each submission's comments, with retries.
 
     Iterating yields one ScrapedSubmission per submission; `skipped` counts what was
-    passed over by reason, `retries` the retries it took.
+    passed over by reason, `refetches` the fetches tried again as a whole.
     """
 
     def __init__(
@@ -145,9 +139,9 @@ class ListingScrape:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.reddit, self.subreddit, self.config, self.salt, self.done = reddit, subreddit, config, salt, done
-        self.policy = RetryPolicy(config.max_tries, config.backoff_s, is_transient, sleep)
+        self.policy = RetryPolicy(config.max_tries, config.backoff_s, is_transient, sleep, config.max_backoff_s)
         self.skipped = Counter(dict.fromkeys(SKIP_REASONS, 0))
-        self.retries = 0
+        self.refetches = 0
 
     def listing(self) -> Iterator:
         listings = self.reddit.subreddit(self.subreddit)
@@ -157,8 +151,8 @@ class ListingScrape:
 
     def with_retries(self, call: Callable[[], Result], what: str) -> Result:
         def on_retry(error: Exception, wait_s: float) -> None:
-            self.retries += 1
-            tqdm.write(f"ahf scrape: {what}: {error}; retrying in {wait_s:g} s")
+            self.refetches += 1
+            tqdm.write(f"ahf scrape: {what}: {error}; fetching it again in {wait_s:g} s", file=sys.stderr)
 
         try:
             return call_with_retries(call, what, self.policy, on_retry)

@@ -28,6 +28,10 @@ def test_waits_double_from_the_first():
     assert [backoff_wait_s(n, 0.5) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
 
 
+def test_no_wait_is_longer_than_the_cap():
+    assert [backoff_wait_s(n, 0.5, max_backoff_s=1.5) for n in (1, 2, 3, 4)] == [0.5, 1.0, 1.5, 1.5]
+
+
 def test_transient_failures_are_retried_with_growing_waits():
     sleeps, retried = [], []
     result = call_with_retries(failing(2, Flaky("429")), "listing", policy(sleeps), lambda e, w: retried.append(w))

@@ -1,4 +1,6 @@
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,7 +48,8 @@ def test_top_with_a_time_filter_counts_back_from_the_newest_prompt():
 
 def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
     write_params(tmp_path, simulate={"n_prompts": 25, "n_writers": 10})
-    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", "--port", "0"], cwd=tmp_path,
+    options = ["--port", "0", "--fault-rate", "0.2", "--retry-after", "0", "--more-batch", "2"]
+    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", *options], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         printed = []
@@ -55,7 +58,8 @@ def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
         site = "".join(line for line in printed[1:] if line.strip()) + line
         assert site.startswith("[fake-reddit]\noauth_url = http://127.0.0.1:")
         (tmp_path / "praw.ini").write_text(site)  # as the README says: a praw.ini site in the project
-        write_params(tmp_path, data={"source": "reddit", "reddit": {"praw_site": "fake-reddit"}})
+        reddit = {"praw_site": "fake-reddit", "replace_more_limit": None, "backoff_s": 0.001, "max_tries": 8}
+        write_params(tmp_path, data={"source": "reddit", "reddit": reddit})
         env = {key: value for key, value in os.environ.items() if not key.lower().startswith("praw_")}
         result = run_ahf(tmp_path, "scrape", env=env | {"PRAW_ALLOW_ENDPOINT_OVERRIDE": "1", "AHF_AUTHOR_SALT": "s"})
     finally:
@@ -63,4 +67,7 @@ def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
         server.wait(timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("scrape (reddit r/WritingPrompts top): 25 submissions")
-    assert "stopped" in server.stdout.read()
+    last_words = server.stdout.read().strip().splitlines()[-1]
+    requests, faults = map(int, re.fullmatch(r"stopped after (\d+) requests, (\d+) faults injected \(.*\)", last_words).groups())
+    assert faults == json.loads((tmp_path / "reports/scrape.json").read_text())["scrape/retries"]
+    assert 0.1 * requests < faults < 0.3 * requests

@@ -10,26 +10,35 @@ from conftest import FAST_REDDIT, TEST_SALT, serve, served_stories, values
 from stages.common.config import RedditConfig
 from stages.common.errors import StageError
 from stages.sources.fake_reddit import FakeReddit
-from stages.sources.reddit import ListingScrape, ScrapedSubmission, TimeoutRequestor, is_transient
+from stages.sources.reddit import ListingScrape, ScrapedSubmission, is_transient
+from stages.sources.reddit_http import RequestGaveUp, RetryLog, praw_requestor
 
 
-def client(server: FakeReddit, secret: str | None = None, timeout_s: float = 2.0) -> praw.Reddit:
+def client(server: FakeReddit, config: RedditConfig, log: RetryLog, sleep, secret: str | None = None) -> praw.Reddit:
     """PRAW pointed at the server through its own settings: oauth_url and reddit_url."""
     client_id, client_secret = server.credentials
     return praw.Reddit(
         client_id=client_id, client_secret=secret or client_secret, user_agent="ahf tests by u/nobody",
-        oauth_url=server.url, reddit_url=server.url, check_for_updates=False,
-        requestor_class=TimeoutRequestor, requestor_kwargs={"timeout": timeout_s},
+        oauth_url=server.url, reddit_url=server.url, check_for_updates=False, **praw_requestor(config, log, sleep),
     )
 
 
 def scrape(
-    server: FakeReddit, done: frozenset = frozenset(), sleeps: list | None = None, secret: str | None = None, **reddit
+    server: FakeReddit, done: frozenset = frozenset(), sleeps: list | None = None, secret: str | None = None,
+    log: RetryLog | None = None, **reddit
 ) -> tuple[ListingScrape, list[ScrapedSubmission]]:
+    """Scrape through the server; request retries go to `log`, every wait (requests' and fetches') to `sleeps`."""
     config = RedditConfig(**(FAST_REDDIT | reddit))
     sleep = (sleeps if sleeps is not None else []).append
-    walk = ListingScrape(client(server, secret, config.timeout_s), "WritingPrompts", config, TEST_SALT, set(done), sleep)
+    reddit_client = client(server, config, log if log is not None else RetryLog(), sleep, secret)
+    walk = ListingScrape(reddit_client, "WritingPrompts", config, TEST_SALT, set(done), sleep)
     return walk, list(walk)
+
+
+def backoff_bounds(backoff_s: float, retry: int) -> tuple[float, float]:
+    """The wait before the `retry`-th retry of a request: doubling from backoff_s, plus up to half of jitter."""
+    base = backoff_s * 2 ** (retry - 1)
+    return base, 1.5 * base
 
 
 def stories_frame(scraped: list[ScrapedSubmission]) -> pd.DataFrame:
@@ -37,8 +46,9 @@ def stories_frame(scraped: list[ScrapedSubmission]) -> pd.DataFrame:
 
 
 def test_a_full_scrape_equals_what_was_served_across_pages_and_more_objects(simulated_frames):
+    log = RetryLog()
     with serve(simulated_frames) as server:
-        walk, scraped = scrape(server)
+        walk, scraped = scrape(server, log=log)
     listing_pages = server.requests.count("GET /r/WritingPrompts/top")
     assert listing_pages == 2  # 130 submissions, 100 a page
     assert server.requests.count("POST /api/morechildren/") > 130  # every prompt hid stories
@@ -49,7 +59,7 @@ def test_a_full_scrape_equals_what_was_served_across_pages_and_more_objects(simu
     for column in ("submission_id", "body", "score", "created_utc", "author_hash", "stickied", "distinguished"):
         assert values(got[column]) == values(expected[column]), column
     assert walk.skipped["reply"] == (~server.content.comments["parent_id"].str.startswith("t3_")).sum()
-    assert walk.skipped["unexpanded"] == 0 and walk.retries == 0
+    assert walk.skipped["unexpanded"] == 0 and walk.refetches == 0 and log.retries == 0
 
 
 def test_submissions_carry_the_contract_fields(simulated_frames):
@@ -80,34 +90,78 @@ def test_without_more_expansion_hidden_stories_are_counted_not_fetched(simulated
     assert walk.skipped["unexpanded"] > 0
 
 
-def test_rate_limits_are_retried_with_backoff(simulated_frames):
-    sleeps = []
+def test_each_request_is_retried_on_its_own_with_doubling_waits(simulated_frames):
+    sleeps, log = [], RetryLog()
     with serve(simulated_frames) as server:
-        server.faults.status_at = {2: 429, 3: 429, 6: 429}  # request 1 is the token
-        walk, scraped = scrape(server, sleeps=sleeps, limit=20)
-    assert len(scraped) == 20
-    assert walk.retries == 3
-    assert sleeps == [0.01, 0.02, 0.01]
+        server.faults.status_at = {2: 429, 3: 503, 9: 500}  # request 1 is the token, 2 the listing
+        server.faults.retry_after_s = 0
+        walk, scraped = scrape(server, sleeps=sleeps, log=log, limit=20)
+    assert len(scraped) == 20 and walk.refetches == 0
+    assert server.requests[1] == server.requests[2] == server.requests[3] == "GET /r/WritingPrompts/top"
+    assert server.requests[7] == server.requests[8]  # the failed request again, not its thread
+    assert log.retries == 3 and log.causes == {"429": 1, "5xx": 2, "timeout": 0, "connection": 0}
+    for wait_s, retry in zip(sleeps, (1, 2, 1)):
+        low, high = backoff_bounds(FAST_REDDIT["backoff_s"], retry)
+        assert low <= wait_s <= high
+    assert log.wait_s == pytest.approx(sum(sleeps))
+
+
+def test_a_429_waits_at_least_what_its_retry_after_asks(simulated_frames):
+    sleeps, log = [], RetryLog()
+    with serve(simulated_frames) as server:
+        server.faults.status_at = {3: 429, 6: 503}
+        server.faults.retry_after_s = 2
+        _, scraped = scrape(server, sleeps=sleeps, log=log, limit=5)
+    assert len(scraped) == 5
+    after_429, after_503 = sleeps
+    assert after_429 >= 2.0  # the header, though the backoff is 0.01 s
+    assert after_503 <= backoff_bounds(FAST_REDDIT["backoff_s"], 1)[1]  # a 503 here says no Retry-After
 
 
 def test_server_errors_and_timeouts_then_success_lose_nothing(simulated_frames):
+    log = RetryLog()
     with serve(simulated_frames) as server:
         server.faults.status_at = {4: 500}
         server.faults.slow_at, server.faults.slow_s = {12}, 1.5
-        walk, scraped = scrape(server, limit=8, timeout_s=0.5)
+        walk, scraped = scrape(server, log=log, limit=8, timeout_s=0.5)
     served = served_stories(server)
     scraped_ids = [s.submission["id"] for s in scraped]
     assert len(scraped_ids) == 8
     assert sorted(stories_frame(scraped).index) == sorted(served[served["submission_id"].isin(scraped_ids)]["id"])
+    assert log.causes == {"429": 0, "5xx": 1, "timeout": 1, "connection": 0} and walk.refetches == 0
 
 
-def test_it_gives_up_after_max_tries_naming_what_failed(simulated_frames):
+def test_a_body_cut_off_beyond_prawcores_own_tries_fetches_the_thread_again(simulated_frames):
+    log = RetryLog()
+    with serve(simulated_frames) as server:
+        server.faults.cut_at = {3, 4, 5}  # the first thread's page, sent three times by prawcore
+        walk, scraped = scrape(server, log=log, limit=3)
+    assert server.requests[2] == server.requests[3] == server.requests[4] == server.requests[5]
+    assert walk.refetches == 1 and log.retries == 0  # urllib3 never saw it: requests reads bodies later
+    first = scraped[0].submission["id"]
+    assert len(scraped[0].stories) == (served_stories(server)["submission_id"] == first).sum() and len(scraped) == 3
+
+
+def test_it_gives_up_after_max_tries_of_one_request_naming_it(simulated_frames):
     sleeps = []
     with serve(simulated_frames) as server:
         server.faults.status_at = dict.fromkeys(range(3, 100), 429)
-        with pytest.raises(StageError, match=r"gave up fetching the comments of r/WritingPrompts/top submission \w+ after 3 tries: received 429"):
+        server.faults.retry_after_s = 0
+        with pytest.raises(StageError, match=r"fetching the comments of r/WritingPrompts/top submission (\w+): "
+                                             r"gave up on GET /comments/\1/ after 3 tries: too many 429 error responses"):
             scrape(server, sleeps=sleeps)
-    assert sleeps == [0.01, 0.02]
+    assert len(server.requests) == 2 + 3  # max_tries requests, then no more: not prawcore's, not the thread's
+    assert len(sleeps) == 2
+
+
+def test_a_server_that_hangs_up_is_given_up_on_after_max_tries_requests(simulated_frames):
+    log = RetryLog()
+    with serve(simulated_frames) as server:
+        server.faults.silent_from = 3
+        with pytest.raises(StageError, match=r"gave up on GET /comments/\w+/ after 3 tries: .*Connection aborted"):
+            scrape(server, log=log)
+    assert len(server.requests) == 2 + 3  # neither prawcore nor the fetch sends it again
+    assert log.causes["connection"] == 2
 
 
 def test_wrong_credentials_are_one_clear_error(simulated_frames):
@@ -140,11 +194,12 @@ def test_done_and_stickied_submissions_are_skipped_without_fetching(simulated_fr
     assert len(scraped) == 20 - walk.skipped["resumed"] - walk.skipped["stickied_submission"]
 
 
-def test_only_rate_limits_server_errors_and_network_failures_are_transient(simulated_frames):
-    response = requests.Response()
-    for status, transient in ((429, True), (503, True), (404, False), (401, False)):
-        response.status_code = status
-        assert is_transient(prawcore.ResponseException(response)) is transient
+def test_only_failures_that_no_request_retry_covers_are_fetched_again():
+    assert is_transient(prawcore.RequestException(requests.exceptions.ChunkedEncodingError(), (), {}))
     assert is_transient(prawcore.RequestException(requests.ReadTimeout(), (), {}))
+    assert not is_transient(prawcore.RequestException(RequestGaveUp("gave up on GET /x after 5 tries"), (), {}))
     assert not is_transient(prawcore.RequestException(requests.exceptions.InvalidURL(), (), {}))
+    response = requests.Response()
+    response.status_code = 503  # retried below, so one that reaches a fetch is final
+    assert not is_transient(prawcore.ResponseException(response))
     assert not is_transient(KeyError("a bug"))
