@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -68,7 +69,7 @@ from stages.common.datasets import load_stories, split_of  # noqa: E402
 from stages.common.layout import REWARD_DIR, SFT_DIR  # noqa: E402
 from stages.modeling.base_model import FUSED_ACTIVATIONS, load_fused, load_tokenizer, tiny_gpt2_config  # noqa: E402
 from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer  # noqa: E402
-from stages.modeling.sampling import encode_prompts  # noqa: E402
+from stages.modeling.sampling import encode_prompts, story_token_scores  # noqa: E402
 from stages.modeling.story_format import encode_story, prompt_prefix  # noqa: E402
 from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels  # noqa: E402
 from stages.sources.simulator import write_prompt, write_story  # noqa: E402
@@ -269,7 +270,7 @@ def trl_comparison(policy_folder: Path, scorer: RewardScorer, data: BenchData, c
         """RLOOTrainer with its phases timed as ahf's PhaseTimer times them, and its new tokens counted."""
 
         def __init__(self, *args, timer: PhaseTimer, **kwargs):
-            self.phase_timer, self.new_tokens = timer, 0
+            self.phase_timer, self.new_tokens, self.last_prompts = timer, 0, []
             super().__init__(*args, **kwargs)
 
         def _generate(self, prompts):
@@ -410,7 +411,7 @@ def run_comparison(args, model_config: ModelConfig, config: RLConfig) -> dict:
     shapes = [tiny] + ([GPT2_XL] if device.type == "cuda" else [])
     precision = "bf16 autocast" if device.type == "cuda" else "fp32"
     print(f"prompts: {data.source}; {PROMPTS_PER_STEP} prompts x {SAMPLES_PER_PROMPT} samples x {NEW_TOKENS} new tokens "
-          f"a step; {device.type}, {precision}, torch {torch.get_num_threads()} threads; TRL {trl.__version__}")
+          f"a step; {device.type}, {precision}, torch threads: {torch.get_num_threads()}; TRL {trl.__version__}")
     results = {}
     for shape in shapes:
         ahf_clock, trl_clock, parameters = compare(shape, data, model_config, config, device, total)
@@ -425,7 +426,7 @@ def run_comparison(args, model_config: ModelConfig, config: RLConfig) -> dict:
 
 
 def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
-    """ahf alone: the median seconds of each phase, then the torch ops of one rollout and of one step."""
+    """ahf alone: the median seconds of each phase, its pieces, then the torch ops of one rollout and of one step."""
     from torch.profiler import ProfilerActivity, profile
 
     device = torch.device(args.device)
@@ -446,6 +447,7 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
     for phase in PHASES:
         seconds = statistics.median(r.phases[phase] for r in records)
         print(f"| {phase} | {seconds:.3f} | {seconds / step_seconds:.0%} |")
+    print_phase_pieces(trainer, batches[-1], device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     last = batches[-1]
@@ -461,6 +463,45 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
         print(f"\n{what}: {wall:.3f} s wall (under the profiler), {op_seconds:.3f} s inside torch ops, "
               f"so {max(wall - op_seconds, 0.0):.3f} s of Python between them; the ops by self time:\n")
         print(events.table(sort_by=sort_by, row_limit=args.profile_rows))
+
+
+def print_phase_pieces(trainer: PolicyTrainer, prompts: list[str], device: torch.device, repeats: int = 3) -> None:
+    """The reference and update phases taken apart: each piece of them timed alone on one rollout."""
+    policy, reference, temperature = trainer.m.policy, trainer.m.reference, trainer.config.temperature
+    rollout, _ = trainer.rollout(policy, prompts, SAMPLES_PER_PROMPT, trainer.sampling, trainer.generator)
+    ref_batch = trainer.reference_batch()
+
+    def no_grad(run):
+        with torch.no_grad():
+            run()
+
+    def backward(loss_of):
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss_of().backward()
+
+    rollout_logprobs = partial(story_token_scores, temperature=temperature)
+    pieces = {
+        "reference: the reference's log-probs of the rollout": lambda: no_grad(lambda: rollout_logprobs(reference, rollout)),
+        "reference: the reference's NLL of the SFT stories": lambda: no_grad(lambda: trainer.reference_nll(reference, ref_batch)),
+        "update: the policy's log-probs of the rollout, forward": lambda: rollout_logprobs(policy, rollout),
+        "update: the same, forward and backward": lambda: backward(lambda: rollout_logprobs(policy, rollout).logprobs.sum()),
+        "update: the policy's NLL of the SFT stories (alpha * llh), forward and backward": lambda: backward(lambda: trainer.reference_nll(policy, ref_batch)),
+        "update: the last-good snapshot": trainer.snapshot,
+        "update: AdamW": trainer.optimizer.step,
+    }
+    print(f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout {tuple(rollout.sequences.shape)}, "
+          f"SFT stories {tuple(ref_batch['input_ids'].shape)}):\n")
+    print("| piece | seconds |\n|---|---|")
+    for name, run in pieces.items():
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            with trainer.autocast:
+                run()
+            synchronize(device)
+            seconds.append(time.perf_counter() - started)
+        print(f"| {name} | {statistics.median(seconds):.3f} |")
+    trainer.optimizer.zero_grad(set_to_none=True)
 
 
 def run_malloc_comparison(args) -> None:
@@ -502,6 +543,8 @@ def main() -> None:
     parser.add_argument("--summary-json", type=Path, help="also write the medians here")
     args = parser.parse_args()
     transformers_logging.disable_progress_bar()  # a bar for every model loaded and saved
+    # TRL 1.16 still asks for a name transformers 5.23 deprecates, once per step.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
