@@ -3,6 +3,7 @@ and reward, one step of each in turn in one process.
 
     python bench/rl_step.py                          # 10 timed steps each after 2 warm-up, on the CPU
     python bench/rl_step.py --steps 3 --warmup 1     # a quick check
+    python bench/rl_step.py --threads 1              # on a shared machine (see README: Benchmarks)
     python bench/rl_step.py --profile                # ahf only: its phases, and the torch ops of a step
     python bench/rl_step.py --compare-malloc         # the same, with and without glibc's malloc thresholds raised
     python bench/rl_step.py --device cuda            # also gpt2-xl's shape, bf16, with the update's MFU
@@ -37,7 +38,11 @@ What one step is:
   (_generate: tokenize, model.generate, decode), score (_calculate_rewards), reference
   (no grad: the policy's old log-probs and the reference's), update (the rest: RLOO
   advantages, policy forward and backward, clip, AdamW, the scheduler).
-Data loading and TRL's logging fall outside both.
+Data loading and TRL's logging fall outside both. Printed per trainer: medians of wall
+seconds per step and per phase, generation tokens/s (new tokens / generate seconds), CPU
+and system seconds per step (every thread, from os.times) and, on a GPU, the update's
+MFU: 6 x parameters x the rollout's tokens (prompt width + 96, 64 rows) / update seconds /
+--peak-tflops; ahf's update also trains on its SFT stories, which that leaves out.
 """
 
 import argparse
@@ -59,23 +64,21 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2ForSequenceClassification, GPT2LMHeadModel
 from transformers.utils import logging as transformers_logging
 
-PROJECT = Path(__file__).resolve().parents[1]
-# The stages' output paths are relative to the project root.
-os.chdir(PROJECT)
+from stages.common.config import ModelConfig, RewardConfig, RLConfig, load_alpha, load_section, read_params
+from stages.common.contracts import TIERS
+from stages.common.datasets import load_stories, split_of
+from stages.common.layout import REWARD_DIR, SFT_DIR
+from stages.modeling.base_model import FUSED_ACTIVATIONS, load_fused, load_tokenizer, tiny_gpt2_config
+from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer
+from stages.modeling.sampling import encode_prompts, story_token_scores
+from stages.modeling.story_format import encode_story, prompt_prefix
+from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels
+from stages.sources.simulator import write_prompt, write_story
+from stages.sources.vocabulary import THEMES
+from stages.tokenizer import train_bpe_tokenizer
 
-from stages.common.config import ModelConfig, RewardConfig, RLConfig, load_alpha, load_section, read_params  # noqa: E402
-from stages.common.contracts import TIERS  # noqa: E402
-from stages.common.datasets import load_stories, split_of  # noqa: E402
-from stages.common.layout import REWARD_DIR, SFT_DIR  # noqa: E402
-from stages.modeling.base_model import FUSED_ACTIVATIONS, load_fused, load_tokenizer, tiny_gpt2_config  # noqa: E402
-from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer  # noqa: E402
-from stages.modeling.sampling import encode_prompts, story_token_scores  # noqa: E402
-from stages.modeling.story_format import encode_story, prompt_prefix  # noqa: E402
-from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels  # noqa: E402
-from stages.sources.simulator import write_prompt, write_story  # noqa: E402
-from stages.sources.vocabulary import THEMES  # noqa: E402
-from stages.tokenizer import train_bpe_tokenizer  # noqa: E402
-
+SCRIPT = Path(__file__).resolve()
+PROJECT = SCRIPT.parents[1]
 PARAMS = Path("params.yaml")
 PROMPTS_PER_STEP, SAMPLES_PER_PROMPT, NEW_TOKENS = 16, 4, 96
 PHASES = ("generate", "score", "reference", "update")
@@ -511,7 +514,7 @@ def run_malloc_comparison(args) -> None:
     rows = []
     for label, extra_env in (("default", {}), ("thresholds 1 GiB", LARGE_MALLOC_THRESHOLDS)):
         with tempfile.NamedTemporaryFile(suffix=".json") as report:
-            command = [sys.executable, __file__, "--steps", str(args.steps), "--warmup", str(args.warmup),
+            command = [sys.executable, str(SCRIPT), "--steps", str(args.steps), "--warmup", str(args.warmup),
                        "--device", args.device, "--summary-json", report.name]
             command += ["--threads", str(args.threads)] if args.threads else []
             env = {name: value for name, value in os.environ.items() if name not in LARGE_MALLOC_THRESHOLDS} | extra_env
@@ -542,6 +545,7 @@ def main() -> None:
     parser.add_argument("--compare-malloc", action="store_true", help="run twice: default glibc malloc, thresholds raised")
     parser.add_argument("--summary-json", type=Path, help="also write the medians here")
     args = parser.parse_args()
+    os.chdir(PROJECT)  # the stages' output paths are relative to the project root
     transformers_logging.disable_progress_bar()  # a bar for every model loaded and saved
     # TRL 1.16 still asks for a name transformers 5.23 deprecates, once per step.
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
