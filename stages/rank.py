@@ -12,13 +12,13 @@ from stages.common.errors import StageError
 from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
 from stages.ranking.adjusted_ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
 from stages.ranking.story_selection import select_stories
-from stages.sources.gold import gold
+from stages.sources.gold_batch import batch_gold
 from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 
 def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]:
     """How well each signal recovers true quality; only the simulator knows it."""
-    stories = stories.assign(gold=[gold(p, s) for p, s in zip(stories["prompt"], stories["story"])])
+    stories = stories.assign(gold=batch_gold(stories["prompt"], stories["story"]))
     gold_of = stories.set_index("comment_id")["gold"]
     agreement = (gold_of.loc[pairs["chosen_id"]].to_numpy() > gold_of.loc[pairs["rejected_id"]].to_numpy())
     return {
