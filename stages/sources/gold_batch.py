@@ -30,13 +30,7 @@ NO_THEME = -1
 STORIES_PER_BATCH = 2**15  # bounds the byte and word arrays of a batch (~15 MB of text)
 LARGEST_KEY = 2**62
 
-# Bytes of lower-cased ASCII text: gold.WORD_PATTERN's [a-z'] and gold.SENTENCE_END's [.!?].
-LOWER = np.arange(256, dtype=np.uint8)
-LOWER[ord("A") : ord("Z") + 1] += ord("a") - ord("A")
-IS_WORD = np.zeros(256, dtype=bool)
-IS_WORD[[*range(ord("a"), ord("z") + 1), ord("'")]] = True
-IS_SENTENCE_END = np.zeros(256, dtype=bool)
-IS_SENTENCE_END[[ord("."), ord("!"), ord("?")]] = True
+LOWER_CASE_BIT = np.uint8(0x20)
 
 
 @dataclass(frozen=True)
@@ -52,50 +46,59 @@ class Words:
 
 def words(texts: pa.Array) -> Words:
     """Read straight from the Arrow buffers: pyarrow's regex kernels are no faster than re."""
-    texts = pc.fill_null(texts, "").combine_chunks() if isinstance(texts, pa.ChunkedArray) else pc.fill_null(texts, "")
+    texts = pc.fill_null(texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts, "")
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
     data = texts.buffers()[2]
-    text_bytes = LOWER[np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]] if data is not None else np.zeros(0, np.uint8)
+    text_bytes = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.zeros(0, np.uint8)
     offsets = offsets - offsets[0]
-    text_start = np.zeros(len(text_bytes) + 1, dtype=bool)
-    text_start[offsets] = True
-    text_start = text_start[:-1]
 
-    in_word = IS_WORD[text_bytes]
-    starts = np.flatnonzero(in_word & (text_start | ~shifted(in_word)))
-    ends = np.flatnonzero(in_word & (text_start_next(text_start) | ~shifted(in_word, 1))) + 1
-    is_end = IS_SENTENCE_END[text_bytes]
+    # ASCII letters are the bytes that OR 32 maps into a-z (it lower-cases them, and keeps "'").
+    lowered = text_bytes | LOWER_CASE_BIT
+    in_word = ((lowered >= ord("a")) & (lowered <= ord("z"))) | (text_bytes == ord("'"))
+    starts, ends = run_bounds(in_word)
+    # The texts lie end to end in the buffer: a word also ends where its text does.
+    inner = np.unique(offsets[(offsets > 0) & (offsets < len(text_bytes))])
+    joined = inner[in_word[inner] & in_word[inner - 1]]
+    starts, ends = merged(starts, joined), merged(ends, joined)
+    is_end = (text_bytes == ord(".")) | (text_bytes == ord("!")) | (text_bytes == ord("?"))
     # A sentence ends at each run of [.!?], and each text starts a new one.
-    sentence_starts = np.flatnonzero(text_start | (is_end & ~shifted(is_end)))
-    word_offsets = np.concatenate([[0], np.cumsum(ends - starts)])
-    flat = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(text_bytes[in_word].tobytes()))
+    sentence_starts = merged(run_bounds(is_end)[0], offsets[:-1])
+
+    word_offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+    flat = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(lowered[in_word].tobytes()))
     encoded = pc.dictionary_encode(flat)
     return Words(
-        text=np.searchsorted(offsets, starts, side="right") - 1,
+        text=index_of_span(offsets, starts),
         code=encoded.indices.to_numpy().astype(np.int64),
-        sentence=np.searchsorted(sentence_starts, starts, side="right"),
+        sentence=index_of_span(sentence_starts, starts),
         vocabulary=encoded.dictionary.to_pylist(),
         n_texts=len(texts),
     )
 
 
-def shifted(flags: np.ndarray, by: int = -1) -> np.ndarray:
-    """flags moved one place later (by=-1: each position sees its predecessor) or earlier
-    (by=1: its successor), False where there is none."""
-    if by < 0:
-        return np.concatenate([[False], flags[:-1]])
-    return np.concatenate([flags[1:], [False]])
+def run_bounds(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of True starts, and where it ends (exclusive)."""
+    changes = np.flatnonzero(np.diff(flags, prepend=False, append=False))
+    return changes[0::2], changes[1::2]
 
 
-def text_start_next(text_start: np.ndarray) -> np.ndarray:
-    """Whether the next byte starts a text (or there is no next byte)."""
-    return np.concatenate([text_start[1:], [True]])
+def merged(sorted_positions: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """Two sets of positions, the first sorted, as one sorted array (`more` is usually tiny)."""
+    more = np.sort(more)
+    return np.insert(sorted_positions, np.searchsorted(sorted_positions, more), more)
+
+
+def index_of_span(span_starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """For sorted positions, the index of the last span start at or before each: the span
+    (text, sentence) it is in. Counted span by span, since spans are the fewer."""
+    per_span = np.diff(np.searchsorted(positions, span_starts), append=len(positions))
+    return np.repeat(np.arange(len(span_starts)), per_span)
 
 
 def batch_gold(prompts: Sequence[str], stories: Sequence[str]) -> np.ndarray:
     """gold(prompt, story) for each pair."""
-    prompts, stories = pa.array(prompts, pa.large_string()), pa.array(stories, pa.large_string())
-    themes = story_themes(prompts)
+    prompts, stories = arrow_texts(prompts), arrow_texts(stories)
+    themes = story_themes(prompts.combine_chunks())
     golds = np.empty(len(stories))
     for start in range(0, len(stories), STORIES_PER_BATCH):
         batch = slice(start, start + STORIES_PER_BATCH)
@@ -103,6 +106,12 @@ def batch_gold(prompts: Sequence[str], stories: Sequence[str]) -> np.ndarray:
     for index in np.flatnonzero(~(is_ascii(prompts) & is_ascii(stories))):
         golds[index] = gold(prompts[index].as_py(), stories[index].as_py())
     return golds
+
+
+def arrow_texts(texts: Sequence[str]) -> pa.ChunkedArray:
+    """Texts as Arrow large strings; a pandas string column is wrapped, not copied."""
+    array = pa.array(texts, pa.large_string())
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
 def is_ascii(texts: pa.Array) -> np.ndarray:
@@ -185,7 +194,9 @@ def repetition_parts(found: Words, n_words: np.ndarray) -> np.ndarray:
     for offset in range(1, REPEAT_NGRAM):
         key, key_range = widened(key, key_range, code[starts + offset], len(found.vocabulary))
     key, _ = widened(key, key_range, text[starts], found.n_texts)
-    distinct = np.bincount(pd.unique(key) % max(found.n_texts, 1), minlength=found.n_texts)
+    key = np.sort(key)
+    distinct_keys = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+    distinct = np.bincount(distinct_keys % max(found.n_texts, 1), minlength=found.n_texts)
     ngrams = np.maximum(n_words - REPEAT_NGRAM + 1, 0)
     return np.where(ngrams > 0, (ngrams - distinct) / np.maximum(ngrams, 1), 0.0)
 
