@@ -112,8 +112,8 @@ def pair_positions(stories: pd.DataFrame, rule: str, min_margin: float, score_ra
     return chosen_rows[order], rejected_rows[order]
 
 
-def preference_pairs(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> pd.DataFrame:
-    chosen, rejected = pair_positions(stories, rule, min_margin, score_ratio)
+def pairs_frame(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray) -> pd.DataFrame:
+    """The pairs data contract for the (chosen, rejected) row positions given."""
 
     def taken(column: str, positions: np.ndarray) -> pd.Series:
         return stories[column].take(positions).reset_index(drop=True)

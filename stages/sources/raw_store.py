@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stages.common.atomic_io import atomic_output_dir, read_parquet, recover_output_dir, write_parquet
@@ -41,8 +42,11 @@ def empty_raw() -> RawData:
 
 
 def latest_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per id: the most recent scrape holds the most settled score."""
-    return frame.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
+    """One row per id: the most recent scrape holds the most settled score. (Rows in order
+    of scraped_utc, as sort_values then drop_duplicates give them, copied once.)"""
+    order = np.argsort(frame["scraped_utc"].to_numpy(), kind="stable")
+    latest = ~frame["id"].iloc[order].duplicated(keep="last").to_numpy()
+    return frame.iloc[order[latest]]
 
 
 def merge_snapshots(held: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

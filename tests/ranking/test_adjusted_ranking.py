@@ -5,7 +5,7 @@ import pytest
 from stages.common.config import RankConfig
 from stages.ranking.adjusted_ranking import (
     adjusted_ranking, assign_splits, assign_tiers, grouped_zscore, mean_within_spearman, pair_positions,
-    preference_pairs, rank_stories, score_rank, spearman, split_for_fraction, split_fraction, tier_thresholds,
+    pairs_frame, rank_stories, score_rank, spearman, split_for_fraction, split_fraction, tier_thresholds,
     within_spearman, zscore,
 )
 
@@ -157,7 +157,7 @@ def test_preference_pairs_never_cross_submissions():
     first = story_group([1.0, 0.0])
     second = story_group([5.0, -5.0]).assign(submission_id="t", comment_id=["d0", "d1"])
     stories = pd.concat([first, second], ignore_index=True)
-    pairs = preference_pairs(stories, "adjusted", min_margin=0.5, score_ratio=2.0)
+    pairs = pairs_frame(stories, *pair_positions(stories, "adjusted", min_margin=0.5, score_ratio=2.0))
     assert pairs[["chosen_id", "rejected_id"]].values.tolist() == [["c0", "c1"], ["d0", "d1"]]
     assert pairs["margin"].tolist() == [1.0, 10.0]
     assert (pairs["chosen"] != pairs["rejected"]).all()
