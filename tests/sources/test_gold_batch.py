@@ -8,6 +8,7 @@ import pytest
 from stages.sources import gold_batch
 from stages.sources.gold import VARIETY_SATURATION, gold, variety_part, words_of
 from stages.sources.gold_batch import batch_gold, words
+from stages.sources.replayed_draws import ReplayedDraws
 from stages.sources.simulator import write_prompt, write_story
 from stages.sources.vocabulary import THEMES
 
@@ -29,7 +30,7 @@ EDGE_CASES = [
 
 def simulated_pairs(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Prompts of every theme, and stories by writers of every skill, on and off topic."""
-    draws = np.random.default_rng(seed)
+    draws = ReplayedDraws(np.random.default_rng(seed))
     prompts, stories = [], []
     for index in range(n):
         theme = THEMES[index % len(THEMES)]
