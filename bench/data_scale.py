@@ -15,7 +15,6 @@ load; CPU seconds less so.
 import argparse
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 import zstandard
 
@@ -52,7 +52,8 @@ def measured_stage(folder: Path, stage: str) -> tuple[float, resource.struct_rus
     """Run `ahf <stage>` in folder; its wall seconds and the rusage of that one process."""
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "stages", stage], cwd=folder,
-                               env=os.environ | {"AHF_AUTHOR_SALT": "bench"}, stderr=subprocess.DEVNULL)
+                               env=os.environ | {"AHF_AUTHOR_SALT": "bench"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
@@ -66,27 +67,37 @@ def measure(folder: Path, stage: str, name: str, rows_key: str) -> Measure:
     return Measure(name, f"{metrics[rows_key]:,}", seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20)
 
 
-def dump_line(rng: random.Random, index: int) -> bytes:
-    if index % GARBLED_EVERY == GARBLED_EVERY - 1:
-        return b'{"id": "garbled", "body": "cut of\n'
-    submission = f"s{index // 20}"
-    comment = {
-        "id": f"c{index}", "link_id": f"t3_{submission}",
-        "parent_id": f"t3_{submission}" if rng.random() < 2 / 3 else f"t1_c{index - 1}",
-        "body": " ".join(rng.choices(BODY_WORDS, k=rng.randint(20, 120))),
-        "score": rng.randint(1, 500), "created_utc": 1609459200 + index, "author": f"writer{rng.randint(1, 5000)}",
-        "subreddit": "WritingPrompts" if rng.random() < 0.8 else "Poetry", "stickied": False,
-        "distinguished": None, "retrieved_on": 1609600000,
-    }
-    return json.dumps(comment).encode() + b"\n"
+LINE = (
+    '{"id": "c%d", "link_id": "t3_s%d", "parent_id": "%s", "body": %s, "score": %d, "created_utc": %d, '
+    '"author": "writer%d", "subreddit": "%s", "stickied": false, "distinguished": null, "retrieved_on": 1609600000}\n'
+)
+LINES_PER_BLOCK = 100_000
+
+
+def dump_block(rng: np.random.Generator, bodies: list[str], first: int, n: int) -> bytes:
+    """n lines from index `first`: a fifth from another subreddit, a third of the rest replies."""
+    lines = []
+    for index, reply, body, score, author, other in zip(
+        range(first, first + n), (rng.random(n) < 1 / 3).tolist(), rng.integers(len(bodies), size=n).tolist(),
+        rng.integers(1, 500, size=n).tolist(), rng.integers(1, 5000, size=n).tolist(), (rng.random(n) < 0.2).tolist(),
+    ):
+        if index % GARBLED_EVERY == GARBLED_EVERY - 1:
+            lines.append('{"id": "garbled", "body": "cut of\n')
+            continue
+        submission = index // 20
+        parent = f"t1_c{index - 1}" if reply else f"t3_s{submission}"
+        lines.append(LINE % (index, submission, parent, bodies[body], score, 1609459200 + index, author, "Poetry" if other else "WritingPrompts"))
+    return "".join(lines).encode()
 
 
 def write_dump(path: Path, n_lines: int) -> None:
     """Streamed, so the bench itself never holds the dump: a month of Reddit does not fit in memory."""
-    rng = random.Random(0)
+    rng = np.random.default_rng(0)
+    words = np.array(BODY_WORDS)
+    bodies = [json.dumps(" ".join(words[rng.integers(len(words), size=rng.integers(20, 121))])) for _ in range(1000)]
     with open(path, "wb") as file, zstandard.ZstdCompressor(level=3).stream_writer(file) as writer:
-        for index in range(n_lines):
-            writer.write(dump_line(rng, index))
+        for first in range(0, n_lines, LINES_PER_BLOCK):
+            writer.write(dump_block(rng, bodies, first, min(LINES_PER_BLOCK, n_lines - first)))
 
 
 def bench_simulator(folder: Path, n_prompts: int, stages: set[str]) -> list[Measure]:
@@ -102,7 +113,7 @@ def bench_dump(folder: Path, n_lines: int) -> Measure:
     started = time.perf_counter()
     write_dump(path, n_lines)
     print(f"wrote {n_lines:,} dump lines ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+          flush=True)
     write_params(folder, {"source": "dump", "dump": {"submissions": [], "comments": [str(path)]}}, {})
     return measure(folder, "scrape", f"scrape, dump import ({n_lines:,} lines)", "scrape/comments")
 
