@@ -56,28 +56,29 @@ class ReplayedDraws:
         self._doubles: list[float] = []
         self._low: list[int] = []
         self._high: list[int] = []
-        self._raws: list[int] = []
         self._next = 0
         self._binomial_key: tuple[int, float] | None = None
         self._binomial_setup = (1.0, 1.0, 0)
 
     def _refill(self) -> None:
         """Draw the next raws, keeping those not used yet (a numpy draw may look ahead)."""
-        unused = np.array(self._raws[self._next:], dtype=np.uint64)
+        high, low = np.array(self._high[self._next:], dtype=np.uint64), np.array(self._low[self._next:], dtype=np.uint64)
+        unused = (high << np.uint64(32)) | low
         self._first += self._next
         raws = np.concatenate([unused, self._source.random_raw(RAWS_PER_REFILL)])
-        self._raws = raws.tolist()
         self._doubles = ((raws >> np.uint64(11)) * DOUBLE_UNIT).tolist()
         self._low = (raws & np.uint64(LOW_32)).tolist()
         self._high = (raws >> np.uint64(32)).tolist()
         self._next = 0
 
     def _raw(self) -> int:
+        """A whole raw, as numpy's 64-bit bounded integers take one."""
         try:
-            raw = self._raws[self._next]
+            low = self._low[self._next]
         except IndexError:
             self._refill()
-            raw = self._raws[0]
+            low = self._low[0]
+        raw = (self._high[self._next] << 32) | low
         self._next += 1
         return raw
 
@@ -196,18 +197,17 @@ class ReplayedDraws:
             return 0  # numpy draws nothing, and _by_numpy expects at least one raw used
         return int(self._by_numpy(self._numpy.poisson, lam))
 
-    def _position(self) -> int:
-        return self._first + self._next
-
     def _raw_at(self, position: int) -> int:
-        while position >= self._first + len(self._raws):
+        try:
+            return (self._high[position - self._first] << 32) | self._low[position - self._first]
+        except IndexError:
             self._refill()
-        return self._raws[position - self._first]
+            return self._raw_at(position)
 
     def _by_numpy(self, draw, *args):
         """numpy's own draw at this point of the stream. These distributions use whole
         raws only (never a 32-bit half), so the half kept for integers() stays valid."""
-        start = self._position()
+        start = self._first + self._next
         self._advance(start - self._numpy_at)
         value = draw(*args)
         probe = self._probe()
@@ -224,6 +224,6 @@ class ReplayedDraws:
         """The generator given, moved past every draw replayed, as if it had made them."""
         moved = np.random.PCG64()
         moved.state = self._source.state
-        moved.advance(self._position() - (self._first + len(self._raws)))
+        moved.advance(self._next - len(self._low))
         self._rng.bit_generator.state = moved.state | {"has_uint32": int(self._has_half), "uinteger": self._half}
         return self._rng
