@@ -5,10 +5,9 @@ exists; AutoModerator's sticky, moderator notes, replies to stories and deleted 
 removed bodies are not stories, and a prompt with too few stories cannot be ranked.
 """
 
-import numpy as np
 import pandas as pd
 
-from stages.sources.raw_store import latest_snapshots
+from stages.sources.raw_store import latest_positions, latest_snapshots
 
 DROP_REASONS = (
     "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
@@ -44,20 +43,22 @@ def select_stories(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return stories (one row each, with prompt and delay) and the count dropped per reason."""
     dropped = dict.fromkeys(DROP_REASONS, 0)
-    unique_comments = latest_snapshots(comments)
-    dropped["duplicate"] = len(comments) - len(unique_comments)
+    # Positions of the latest snapshots, not a copy of them: a comment's reason is its own,
+    # so it is found on every row and read at those positions.
+    latest = latest_positions(comments)
+    dropped["duplicate"] = len(comments) - len(latest)
     prompts = latest_snapshots(submissions).set_index("id")
 
-    reason = drop_reason(unique_comments, prompts.index, min_chars)
+    reason = drop_reason(comments, prompts.index, min_chars).iloc[latest]
     for name, count in reason.value_counts().items():
         dropped[name] = int(count)
-    story_rows = np.flatnonzero(reason.isna().to_numpy())
-    submission_ids = unique_comments["submission_id"].iloc[story_rows]
+    story_rows = latest[reason.isna().to_numpy()]
+    submission_ids = comments["submission_id"].iloc[story_rows]
     sizes = submission_ids.groupby(submission_ids).transform("size").to_numpy()
     dropped["few_stories"] = int((sizes < min_stories).sum())
 
     # Only the columns a story needs, copied once, already in the stories' order.
-    kept = unique_comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
+    kept = comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
     kept = kept.sort_values(["submission_id", "id"], ignore_index=True)
     texts = pd.Series([prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"])], index=prompts.index)
     stories = pd.DataFrame({

@@ -46,11 +46,15 @@ def empty_raw() -> RawData:
 
 
 def latest_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per id: the most recent scrape holds the most settled score. (Rows in order
-    of scraped_utc, as sort_values then drop_duplicates give them, copied once.)"""
+    """One row per id: the most recent scrape holds the most settled score."""
+    return frame.iloc[latest_positions(frame)]
+
+
+def latest_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of latest_snapshots' rows, in its order (by scraped_utc, as sort_values
+    then drop_duplicates give them)."""
     order = np.argsort(frame["scraped_utc"].to_numpy(), kind="stable")
-    latest = ~frame["id"].iloc[order].duplicated(keep="last").to_numpy()
-    return frame.iloc[order[latest]]
+    return order[~frame["id"].iloc[order].duplicated(keep="last").to_numpy()]
 
 
 def merge_snapshots(held: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
