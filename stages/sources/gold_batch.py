@@ -2,10 +2,11 @@
 step per word.
 
 rank scores every story with gold (700,000 at a million comments), and so does the
-simulator; story by story, that was most of their time. Here pyarrow splits all the
-texts into words at once, and each part of gold.py is computed over every story's words
-with numpy, by the same floating-point operations in the same order, so that the
-totals are equal and not merely close. Two of them need care, noted where they happen.
+simulator; story by story, that was most of their time. Here the words of a batch of
+texts are found at once, in the bytes of their Arrow buffers, and each part of gold.py
+is computed over every story's words with numpy, by the same floating-point operations
+in the same order, so that the totals are equal and not merely close. Two of them need
+care, noted where they happen (squares, and sums in order).
 
 A text that is not ASCII goes to gold() itself: str.lower() turns a few non-ASCII
 letters into ASCII ones ("İ" becomes "i" and a combining dot), which the byte-wise
