@@ -4,23 +4,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics, write_parquet
 from stages.common.config import DataConfig, RankConfig, load_section
 from stages.common.contracts import PAIR_COLUMNS, SPLITS, STORY_COLUMNS, TIERS
 from stages.common.errors import StageError
 from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
-from stages.ranking.adjusted_ranking import mean_within_spearman, preference_pairs, rank_stories, spearman
+from stages.ranking.adjusted_ranking import mean_within_spearman, pair_positions, pairs_frame, rank_stories, spearman
 from stages.ranking.story_selection import select_stories
-from stages.sources.gold import gold
+from stages.sources.gold_batch import batch_gold
 from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 
-def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]:
+def gold_metrics(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
     """How well each signal recovers true quality; only the simulator knows it."""
-    stories = stories.assign(gold=[gold(p, s) for p, s in zip(stories["prompt"], stories["story"])])
-    gold_of = stories.set_index("comment_id")["gold"]
-    agreement = (gold_of.loc[pairs["chosen_id"]].to_numpy() > gold_of.loc[pairs["rejected_id"]].to_numpy())
+    stories = stories.assign(gold=batch_gold(stories["prompt"], stories["story"]))
+    gold = stories["gold"].to_numpy()
     return {
         "rank/spearman_gold_score": spearman(stories["gold"], stories["score"]),
         # rank 1 is the best story, so correlate against the negated z-score of rank.
@@ -28,25 +29,46 @@ def gold_metrics(stories: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, float]
         "rank/spearman_gold_adjusted": spearman(stories["gold"], stories["adjusted"]),
         "rank/within_spearman_gold_rank": mean_within_spearman(stories.assign(neg_rank=-stories["rank"]), "gold", "neg_rank"),
         "rank/within_spearman_gold_adjusted": mean_within_spearman(stories, "gold", "adjusted"),
-        "rank/pair_gold_agreement": float(agreement.mean()) if len(pairs) else float("nan"),
+        "rank/pair_gold_agreement": float((gold[chosen] > gold[rejected]).mean()) if len(chosen) else float("nan"),
     }
 
 
 def rank_metrics(
-    n_submissions: int, n_comments: int, dropped: dict[str, int], stories: pd.DataFrame, pairs: pd.DataFrame
+    n_submissions: int, n_comments: int, dropped: dict[str, int], stories: pd.DataFrame, chosen: np.ndarray
 ) -> dict[str, float | int]:
+    pair_splits = stories["split"].to_numpy()[chosen]
     metrics: dict[str, float | int] = {
         "rank/submissions_in": n_submissions,
         "rank/comments_in": n_comments,
         "rank/stories": len(stories),
         "rank/submissions": int(stories["submission_id"].nunique()),
-        "rank/pairs": len(pairs),
+        "rank/pairs": len(chosen),
     }
     metrics |= {f"rank/dropped_{reason}": count for reason, count in dropped.items()}
     metrics |= {f"rank/stories_{split}": int((stories["split"] == split).sum()) for split in SPLITS}
-    metrics |= {f"rank/pairs_{split}": int((pairs["split"] == split).sum()) for split in SPLITS}
+    metrics |= {f"rank/pairs_{split}": int((pair_splits == split).sum()) for split in SPLITS}
     metrics |= {f"rank/tier_share_{tier}": float((stories["tier"] == tier).mean()) for tier in TIERS}
     return metrics
+
+
+# Pairs repeat their stories' text (1.6 million pairs hold ~1.5 GB of it at a million
+# comments), so they are built and written this many at a time.
+PAIRS_PER_BLOCK = 2**17
+
+
+def write_pairs(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray, path: Path) -> None:
+    """As write_parquet(pairs_frame(stories, chosen, rejected)) writes it, block by block."""
+    writer = None
+    try:
+        for start in range(0, max(len(chosen), 1), PAIRS_PER_BLOCK):
+            block = slice(start, start + PAIRS_PER_BLOCK)
+            frame = pairs_frame(stories, chosen[block], rejected[block])[[*PAIR_COLUMNS, "chosen_id", "rejected_id"]]
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer:
+            writer.close()
 
 
 def run(params: Path) -> str:
@@ -56,23 +78,25 @@ def run(params: Path) -> str:
     if submissions.empty:
         raise StageError(f"{RAW_DIR / SUBMISSIONS} holds no submissions: nothing to rank")
 
+    n_comments = len(comments)
     selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
+    del comments  # the largest frame of the stage
     if selected.empty:
         reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items() if count)
         raise StageError(f"no stories left to rank after selection (dropped: {reasons or 'none'})")
     stories = rank_stories(selected, config)
-    pairs = preference_pairs(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
+    chosen, rejected = pair_positions(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
 
-    metrics = rank_metrics(len(submissions), len(comments), dropped, stories, pairs)
+    metrics = rank_metrics(len(submissions), n_comments, dropped, stories, chosen)
     if data.source == "simulated":
-        metrics |= gold_metrics(stories, pairs)
+        metrics |= gold_metrics(stories, chosen, rejected)
     metrics = {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in metrics.items()}
 
     with atomic_output_dir(PROCESSED_DIR) as staging:
         write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / STORIES_FILE.name)
-        write_parquet(pairs[[*PAIR_COLUMNS, "chosen_id", "rejected_id"]], staging / PAIRS_FILE.name)
+        write_pairs(stories, chosen, rejected, staging / PAIRS_FILE.name)
     write_metrics(metrics_file("rank"), metrics)
     return (
-        f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(pairs)} pairs; "
+        f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(chosen)} pairs; "
         f"dropped {sum(dropped.values())} comments"
     )

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from stages.common.atomic_io import write_metrics
 from stages.common.config import DataConfig, SimulateConfig, load_section
-from stages.sources.dumps import read_dumps
+from stages.sources.dumps import COMMENTS, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
 from stages.common.errors import StageError
 from stages.common.layout import RAW_DIR, metrics_file
 from stages.sources.privacy import author_salt
 from stages.sources.raw_store import (
-    SIMULATED, Checkpoints, RawData, merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
+    SIMULATED, Checkpoints, RawData, merge_chunks_into_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
 )
 from stages.sources.reddit import ListingScrape, reddit_client
 from stages.sources.reddit_http import RetryLog
@@ -82,17 +82,15 @@ def scrape_reddit(data: DataConfig) -> str:
 
 
 def import_dumps(data: DataConfig) -> str:
-    held = real_data_to_extend(read_raw(RAW_DIR), data.subreddit)
-    dump = read_dumps(data.dump.submissions, data.dump.comments, data.subreddit, author_salt())
-    # An interrupted PRAW pass stays resumable across an import.
-    raw = merged_raw(held, dump.submissions, dump.comments, data.subreddit, held.state.get("pass"))
-    write_raw(RAW_DIR, raw)
-    stories = len(dump.comments)
-    metrics = scrape_metrics(held, raw, len(dump.submissions), stories, dump.skipped) | {
-        f"scrape/dump_{problem}": count for problem, count in dump.problems.items()
+    files = dump_files(data.dump.submissions, data.dump.comments)
+    counts = DumpCounts()
+    held, raw = merge_chunks_into_raw(RAW_DIR, dump_chunks(files, data.subreddit, author_salt(), counts), data.subreddit)
+    fetched, stories = counts.rows[SUBMISSIONS], counts.rows[COMMENTS]
+    metrics = scrape_metrics(held, raw, fetched, stories, counts.skipped) | {
+        f"scrape/dump_{problem}": count for problem, count in counts.problems.items()
     }
     write_metrics(metrics_file("scrape"), metrics)
-    return summary(f"dump r/{data.subreddit}", len(dump.submissions), stories, dump.skipped + dump.problems, raw)
+    return summary(f"dump r/{data.subreddit}", fetched, stories, counts.skipped + counts.problems, raw)
 
 
 def run(params: Path) -> str:

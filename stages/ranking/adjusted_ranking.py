@@ -13,19 +13,26 @@ import pandas as pd
 
 from stages.common.config import RankConfig
 from stages.common.contracts import TIERS
+from stages.ranking.groups import group_codes, groups_by_size
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
-    """Population z-score; all zeros when the values do not vary (one story, or ties)."""
+    """Population z-score along the last axis; all zeros where the values do not vary
+    (one story, or ties)."""
     values = np.asarray(values, dtype=float)
-    std = values.std()
-    if values.size == 0 or std == 0.0:
+    if values.shape[-1] == 0:
         return np.zeros_like(values)
-    return (values - values.mean()) / std
+    std = values.std(axis=-1, keepdims=True)
+    flat = std == 0.0
+    return np.where(flat, 0.0, (values - values.mean(axis=-1, keepdims=True)) / np.where(flat, 1.0, std))
 
 
 def grouped_zscore(frame: pd.DataFrame, group: str, column: str) -> pd.Series:
-    return frame.groupby(group, sort=False)[column].transform(lambda values: zscore(values.to_numpy()))
+    values = frame[column].to_numpy(dtype=float)
+    z = np.zeros(len(values))
+    for _, rows in groups_by_size(group_codes(frame[group])):
+        z[rows] = zscore(values[rows])
+    return pd.Series(z, index=frame.index)
 
 
 def score_rank(frame: pd.DataFrame) -> pd.Series:
@@ -62,46 +69,64 @@ def split_for_fraction(fraction: float, val_share: float, test_share: float) -> 
 
 
 def assign_splits(submission_ids: pd.Series, seed: int, val_share: float, test_share: float) -> pd.Series:
-    return submission_ids.map(lambda sid: split_for_fraction(split_fraction(sid, seed), val_share, test_share))
+    split_of = {sid: split_for_fraction(split_fraction(sid, seed), val_share, test_share) for sid in submission_ids.unique()}
+    return submission_ids.map(split_of)
 
 
-def adjusted_pairs(group: pd.DataFrame, min_margin: float) -> list[tuple[int, int]]:
-    """(chosen, rejected) row labels whose adjusted rankings differ by more than min_margin."""
-    adjusted = group["adjusted"].to_numpy()
-    labels = group.index.to_numpy()
-    chosen, rejected = np.nonzero(adjusted[:, None] - adjusted[None, :] > min_margin)
-    return list(zip(labels[chosen], labels[rejected]))
+# Pairs are compared group by group in blocks of at most this many (chosen, rejected) cells.
+PAIR_BLOCK_CELLS = 2**22
 
 
-def shp_pairs(group: pd.DataFrame, score_ratio: float) -> list[tuple[int, int]]:
-    """The SHP rule (Ethayarajh et al. 2022): a story posted later that still outscored an
-    earlier one by score_ratio is preferred, since it won despite fewer readers."""
-    created = group["created_utc"].to_numpy()
-    score = group["score"].to_numpy().astype(float)
-    labels = group.index.to_numpy()
-    later = created[:, None] > created[None, :]
-    outscored = score[:, None] >= score_ratio * np.maximum(score[None, :], 1e-9)
-    chosen, rejected = np.nonzero(later & outscored)
-    return list(zip(labels[chosen], labels[rejected]))
+def preferred(rule: str, values: dict[str, np.ndarray], min_margin: float, score_ratio: float) -> np.ndarray:
+    """(groups, n, n): whether story i of a group is preferred to its story j.
+
+    adjusted: the adjusted rankings differ by more than min_margin. shp: the SHP rule
+    (Ethayarajh et al. 2022), a story posted later that still outscored an earlier one
+    by score_ratio is preferred, since it won despite fewer readers."""
+    if rule == "adjusted":
+        adjusted = values["adjusted"]
+        return adjusted[:, :, None] - adjusted[:, None, :] > min_margin
+    created, score = values["created_utc"], values["score"].astype(float)
+    later = created[:, :, None] > created[:, None, :]
+    return later & (score[:, :, None] >= score_ratio * np.maximum(score[:, None, :], 1e-9))
 
 
-def preference_pairs(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> pd.DataFrame:
-    """Pairs within a submission only: stories of different prompts are not comparable."""
-    rows = []
-    for _, group in stories.groupby("submission_id", sort=False):
-        pairs = adjusted_pairs(group, min_margin) if rule == "adjusted" else shp_pairs(group, score_ratio)
-        rows.extend(pairs)
-    chosen = stories.loc[[c for c, _ in rows]].reset_index(drop=True)
-    rejected = stories.loc[[r for _, r in rows]].reset_index(drop=True)
+def pair_positions(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of (chosen, rejected), within a submission only: stories of different
+    prompts are not comparable. Ordered by submission (first appearance), then chosen,
+    then rejected, in frame order."""
+    columns = ["adjusted"] if rule == "adjusted" else ["created_utc", "score"]
+    arrays = {name: stories[name].to_numpy() for name in columns}
+    found = []
+    for groups, rows in groups_by_size(group_codes(stories["submission_id"])):
+        size = rows.shape[1]
+        step = max(1, PAIR_BLOCK_CELLS // size**2)
+        for start in range(0, len(groups), step):
+            block = rows[start : start + step]
+            group, chosen, rejected = np.nonzero(preferred(rule, {name: array[block] for name, array in arrays.items()}, min_margin, score_ratio))
+            found.append((groups[start + group], chosen, rejected, block[group, chosen], block[group, rejected]))
+    if not found:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    group, chosen, rejected, chosen_rows, rejected_rows = (np.concatenate(parts) for parts in zip(*found))
+    order = np.lexsort((rejected, chosen, group))
+    return chosen_rows[order], rejected_rows[order]
+
+
+def pairs_frame(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray) -> pd.DataFrame:
+    """The pairs data contract for the (chosen, rejected) row positions given."""
+
+    def taken(column: str, positions: np.ndarray) -> pd.Series:
+        return stories[column].take(positions).reset_index(drop=True)
+
     return pd.DataFrame({
-        "submission_id": chosen["submission_id"],
-        "prompt": chosen["prompt"],
-        "chosen": chosen["story"],
-        "rejected": rejected["story"],
-        "margin": chosen["adjusted"] - rejected["adjusted"],
-        "split": chosen["split"],
-        "chosen_id": chosen["comment_id"],
-        "rejected_id": rejected["comment_id"],
+        "submission_id": taken("submission_id", chosen),
+        "prompt": taken("prompt", chosen),
+        "chosen": taken("story", chosen),
+        "rejected": taken("story", rejected),
+        "margin": taken("adjusted", chosen) - taken("adjusted", rejected),
+        "split": taken("split", chosen),
+        "chosen_id": taken("comment_id", chosen),
+        "rejected_id": taken("comment_id", rejected),
     })
 
 
@@ -114,16 +139,39 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
 
 
+def within_spearman(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each submission's Spearman of a and b (NaN where either is constant) and its size,
+    by order of first appearance: spearman() per group, in one pass per group size."""
+    codes = group_codes(frame["submission_id"])
+    ranks = frame[[a, b]].groupby(codes).rank(method="average")
+    ranks_a, ranks_b = ranks[a].to_numpy(), ranks[b].to_numpy()
+    rho = np.full(codes.max(initial=-1) + 1, np.nan)
+    sizes = np.bincount(codes)
+    for groups, rows in groups_by_size(codes):
+        rho[groups] = rows_correlation(ranks_a[rows], ranks_b[rows])
+    return rho, sizes
+
+
+def rows_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of a with the same row of b, step by step as
+    np.corrcoef computes it; NaN where a row is constant."""
+    centered_a = a - a.mean(axis=1, keepdims=True)
+    centered_b = b - b.mean(axis=1, keepdims=True)
+    factor = np.true_divide(1, a.shape[1] - 1) if a.shape[1] > 1 else np.nan
+    cov_ab = (centered_a * centered_b).sum(axis=1) * factor
+    var_a = (centered_a * centered_a).sum(axis=1) * factor
+    var_b = (centered_b * centered_b).sum(axis=1) * factor
+    constant = (var_a == 0.0) | (var_b == 0.0) | np.isnan(var_a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.clip(cov_ab / np.sqrt(var_a) / np.sqrt(var_b), -1, 1)
+    return np.where(constant, np.nan, rho)
+
+
 def mean_within_spearman(frame: pd.DataFrame, a: str, b: str, min_size: int = 3) -> float:
     """Mean over submissions of the within-submission Spearman: what ranking alone can see."""
-    values = [
-        spearman(group[a].to_numpy(), group[b].to_numpy())
-        for _, group in frame.groupby("submission_id", sort=False)
-        if len(group) >= min_size
-    ]
-    values = [value for value in values if not np.isnan(value)]
-    return float(np.mean(values)) if values else float("nan")
-
+    rho, sizes = within_spearman(frame, a, b)
+    values = rho[(sizes >= min_size) & ~np.isnan(rho)]
+    return float(np.mean(values)) if len(values) else float("nan")
 
 
 def rank_stories(stories: pd.DataFrame, config: RankConfig) -> pd.DataFrame:

@@ -7,7 +7,7 @@ removed bodies are not stories, and a prompt with too few stories cannot be rank
 
 import pandas as pd
 
-from stages.sources.raw_store import latest_snapshots
+from stages.sources.raw_store import latest_positions, latest_snapshots
 
 DROP_REASONS = (
     "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
@@ -43,27 +43,31 @@ def select_stories(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return stories (one row each, with prompt and delay) and the count dropped per reason."""
     dropped = dict.fromkeys(DROP_REASONS, 0)
-    unique_comments = latest_snapshots(comments)
-    dropped["duplicate"] = len(comments) - len(unique_comments)
+    # Positions of the latest snapshots, not a copy of them: a comment's reason is its own,
+    # so it is found on every row and read at those positions.
+    latest = latest_positions(comments)
+    dropped["duplicate"] = len(comments) - len(latest)
     prompts = latest_snapshots(submissions).set_index("id")
 
-    reason = drop_reason(unique_comments, prompts.index, min_chars)
+    reason = drop_reason(comments, prompts.index, min_chars).iloc[latest]
     for name, count in reason.value_counts().items():
         dropped[name] = int(count)
-    kept = unique_comments[reason.isna()]
-
-    sizes = kept.groupby("submission_id")["id"].transform("size")
+    story_rows = latest[reason.isna().to_numpy()]
+    submission_ids = comments["submission_id"].iloc[story_rows]
+    sizes = submission_ids.groupby(submission_ids).transform("size").to_numpy()
     dropped["few_stories"] = int((sizes < min_stories).sum())
-    kept = kept[sizes >= min_stories]
 
-    prompt = prompts.loc[kept["submission_id"]]
+    # Only the columns a story needs, copied once, already in the stories' order.
+    kept = comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
+    kept = kept.sort_values(["submission_id", "id"], ignore_index=True)
+    texts = pd.Series([prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"])], index=prompts.index)
     stories = pd.DataFrame({
-        "submission_id": kept["submission_id"].to_numpy(),
-        "comment_id": kept["id"].to_numpy(),
-        "prompt": [prompt_text(t, s) for t, s in zip(prompt["title"], prompt["selftext"])],
-        "story": kept["body"].str.strip().to_numpy(),
-        "score": kept["score"].to_numpy(),
-        "created_utc": kept["created_utc"].to_numpy(),
-        "delay_s": (kept["created_utc"].to_numpy() - prompt["created_utc"].to_numpy()).clip(min=0),
+        "submission_id": kept["submission_id"],
+        "comment_id": kept["id"],
+        "prompt": texts.loc[kept["submission_id"]].reset_index(drop=True),
+        "story": kept["body"].str.strip(),
+        "score": kept["score"],
+        "created_utc": kept["created_utc"],
+        "delay_s": (kept["created_utc"].to_numpy() - prompts["created_utc"].loc[kept["submission_id"]].to_numpy()).clip(min=0),
     })
-    return stories.sort_values(["submission_id", "comment_id"], ignore_index=True), dropped
+    return stories, dropped

@@ -1,9 +1,11 @@
 """Pushshift / Arctic Shift dumps: zstandard-compressed NDJSON, one submission or comment a line.
 
 Monthly dumps reach the history that Reddit's 1,000-item listings cannot. A month of
-all of Reddit is hundreds of GB once decompressed, so files are streamed and only the
-subreddit's rows are kept. They were compressed with a long window (zstd --long=31),
-which the decompressor must be allowed to use.
+all of Reddit is hundreds of GB once decompressed, so files are streamed, only the
+subreddit's rows are kept, and those leave in chunks (dump_chunks) that raw_store
+merges into data/raw on disk: memory holds one chunk, not the subreddit. They were
+compressed with a long window (zstd --long=31), which the decompressor must be allowed
+to use.
 
 Real dumps are damaged here and there: a garbled line, a record without a field the
 contract needs, a file whose last frame an interrupted download cut off. Each is
@@ -13,7 +15,7 @@ counted and skipped and the import goes on; the counts go into the metrics.
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +28,9 @@ from stages.common.errors import StageError
 from stages.common.progress import redraw_interval_s
 from stages.sources.reddit_records import comment_record, is_top_level, submission_record, whole_number
 
+SUBMISSIONS, COMMENTS = "submissions", "comments"
+COLUMNS = {SUBMISSIONS: SUBMISSION_COLUMNS, COMMENTS: COMMENT_COLUMNS}
+ROWS_PER_CHUNK = 100_000  # records held at once (a few hundred MB as Python dicts)
 MAX_WINDOW_SIZE = 2**31  # what `zstd --long=31` needs; the library refuses more than 128 MB by default
 READ_SIZE = 2**20
 PROBLEMS = ("corrupt_lines", "missing_fields", "truncated_files")
@@ -94,12 +99,13 @@ def snapshot_utc(fields: dict) -> int:
     return whole_number(fields.get("retrieved_on") or fields.get("retrieved_utc") or fields["created_utc"])
 
 
-@dataclass(frozen=True)
-class DumpImport:
-    submissions: pd.DataFrame
-    comments: pd.DataFrame  # top-level comments only: the stories
-    skipped: Counter  # rows passed over on purpose: other subreddits, replies
-    problems: Counter  # damage: corrupt_lines, missing_fields, truncated_files
+@dataclass
+class DumpCounts:
+    """What an import saw besides the rows it kept."""
+
+    rows: Counter = field(default_factory=Counter)  # rows kept, by kind
+    skipped: Counter = field(default_factory=lambda: Counter(dict.fromkeys(SKIP_REASONS, 0)))  # on purpose
+    problems: Counter = field(default_factory=lambda: Counter(dict.fromkeys(PROBLEMS, 0)))  # damage
 
 
 def existing_paths(paths: list[str], key: str) -> list[Path]:
@@ -109,30 +115,43 @@ def existing_paths(paths: list[str], key: str) -> list[Path]:
     return [Path(path) for path in paths]
 
 
-def read_dumps(submission_paths: list[str], comment_paths: list[str], subreddit: str, salt: str) -> DumpImport:
+def dump_files(submission_paths: list[str], comment_paths: list[str]) -> dict[str, list[Path]]:
+    """The files to import by kind; a clear error when there are none or one is missing."""
     files = {
-        "submissions": existing_paths(submission_paths, "data.dump.submissions"),
-        "comments": existing_paths(comment_paths, "data.dump.comments"),
+        SUBMISSIONS: existing_paths(submission_paths, "data.dump.submissions"),
+        COMMENTS: existing_paths(comment_paths, "data.dump.comments"),
     }
-    if not files["submissions"] and not files["comments"]:
+    if not files[SUBMISSIONS] and not files[COMMENTS]:
         raise StageError("data.dump: list the dump files to import under submissions and/or comments")
-    skipped, problems = Counter(dict.fromkeys(SKIP_REASONS, 0)), Counter(dict.fromkeys(PROBLEMS, 0))
-    rows: dict[str, list[dict]] = {"submissions": [], "comments": []}
+    return files
+
+
+def dump_chunks(
+    files: dict[str, list[Path]], subreddit: str, salt: str, counts: DumpCounts, rows_per_chunk: int = ROWS_PER_CHUNK,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(kind, frame of at most rows_per_chunk rows of the subreddit), file by file and line
+    by line: only one chunk of records is ever held, however large the dumps."""
     for kind, paths in files.items():
+        rows: list[dict] = []
         for path in paths:
-            for fields in dump_objects(path, problems):
+            for fields in dump_objects(path, counts.problems):
                 try:
                     if str(fields["subreddit"]).lower() != subreddit.lower():
-                        skipped["other_subreddit"] += 1
+                        counts.skipped["other_subreddit"] += 1
                         continue
-                    if kind == "submissions":
-                        rows[kind].append(submission_record(fields, salt, snapshot_utc(fields)))
+                    if kind == SUBMISSIONS:
+                        rows.append(submission_record(fields, salt, snapshot_utc(fields)))
                     elif is_top_level(fields):
-                        rows[kind].append(comment_record(fields, salt, snapshot_utc(fields)))
+                        rows.append(comment_record(fields, salt, snapshot_utc(fields)))
                     else:
-                        skipped["reply"] += 1
+                        counts.skipped["reply"] += 1
+                        continue
                 except (KeyError, ValueError, TypeError):
-                    problems["missing_fields"] += 1
-    return DumpImport(
-        raw_frame(rows["submissions"], SUBMISSION_COLUMNS), raw_frame(rows["comments"], COMMENT_COLUMNS), skipped, problems,
-    )
+                    counts.problems["missing_fields"] += 1
+                    continue
+                counts.rows[kind] += 1
+                if len(rows) == rows_per_chunk:
+                    yield kind, raw_frame(rows, COLUMNS[kind])
+                    rows = []
+        if rows:
+            yield kind, raw_frame(rows, COLUMNS[kind])

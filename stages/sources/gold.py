@@ -4,6 +4,10 @@ Gold reads only the text, so it can score anything, a scraped story or what the 
 policy writes; evaluate reports it beside the reward model's score so that reward
 hacking (reward up, gold down) shows. Each part is bounded, so no single trick
 (spamming theme words, padding length) buys unbounded gold.
+
+This is the definition; gold_batch.py computes the same values for many stories at
+once, so a change here must be made there too (tests/sources/test_gold_batch.py says
+where they part).
 """
 
 import math

@@ -13,14 +13,19 @@ skips exactly those.
 """
 
 import json
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from stages.common.atomic_io import atomic_output_dir, read_parquet, recover_output_dir, write_parquet
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame, require_columns
 from stages.common.errors import StageError
+from stages.sources.sorted_runs import SortedRuns
 
 SUBMISSIONS = "submissions.parquet"
 COMMENTS = "comments.parquet"
@@ -42,7 +47,14 @@ def empty_raw() -> RawData:
 
 def latest_snapshots(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per id: the most recent scrape holds the most settled score."""
-    return frame.sort_values("scraped_utc", kind="stable").drop_duplicates("id", keep="last")
+    return frame.iloc[latest_positions(frame)]
+
+
+def latest_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of latest_snapshots' rows, in its order (by scraped_utc, as sort_values
+    then drop_duplicates give them)."""
+    order = np.argsort(frame["scraped_utc"].to_numpy(), kind="stable")
+    return order[~frame["id"].iloc[order].duplicated(keep="last").to_numpy()]
 
 
 def merge_snapshots(held: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -60,18 +72,26 @@ def read_raw_frames(raw_dir: Path, remedy: str) -> tuple[pd.DataFrame, pd.DataFr
     return submissions, comments
 
 
-def read_raw(raw_dir: Path) -> RawData:
-    """What data/raw holds, or nothing; first repairs a write that a kill -9 cut short."""
+def read_raw_state(raw_dir: Path) -> dict:
+    """data/raw's scrape_state.json ({} when data/raw holds nothing); first repairs a write
+    that a kill -9 cut short."""
     recover_output_dir(raw_dir)
     if not (raw_dir / SUBMISSIONS).exists():
-        return empty_raw()
-    submissions, comments = read_raw_frames(raw_dir, "rerun the scrape")
+        return {}
     state_path = raw_dir / STATE
     try:
         # Before this file existed only the simulator wrote data/raw.
-        state = json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
+        return json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
     except json.JSONDecodeError as error:
         raise StageError(f"{state_path} is not valid JSON ({error}): restore it, or remove {raw_dir} to start afresh") from error
+
+
+def read_raw(raw_dir: Path) -> RawData:
+    """What data/raw holds, or nothing."""
+    state = read_raw_state(raw_dir)
+    if not state:
+        return empty_raw()
+    submissions, comments = read_raw_frames(raw_dir, "rerun the scrape")
     return RawData(submissions[list(SUBMISSION_COLUMNS)], comments[list(COMMENT_COLUMNS)], state)
 
 
@@ -79,7 +99,18 @@ def write_raw(raw_dir: Path, raw: RawData) -> None:
     with atomic_output_dir(raw_dir) as staging:
         write_parquet(raw.submissions, staging / SUBMISSIONS)
         write_parquet(raw.comments, staging / COMMENTS)
-        (staging / STATE).write_text(json.dumps(raw.state, indent=2, sort_keys=True) + "\n")
+        write_state(staging, raw.state)
+
+
+def write_state(folder: Path, state: dict) -> None:
+    (folder / STATE).write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def parquet_columns(path: Path) -> list[str]:
+    try:
+        return pq.read_schema(path).names
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise StageError(f"{path} cannot be read as parquet: {error}") from error
 
 
 def merged_raw(held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame, subreddit: str, unfinished_pass: dict | None) -> RawData:
@@ -91,16 +122,52 @@ def merged_raw(held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame,
     )
 
 
-def real_data_to_extend(held: RawData, subreddit: str) -> RawData:
-    """What a Reddit scrape or dump import merges into: never simulated rows, never another subreddit."""
-    if held.state.get("holds") != REAL:
-        return empty_raw()  # simulated data is replaced: the simulator can rebuild it any time
-    if held.state.get("subreddit", "").lower() != subreddit.lower():
+def extends_real_data(state: dict, subreddit: str) -> bool:
+    """Whether a Reddit scrape or dump import merges into what data/raw holds: never into
+    simulated rows (replaced: the simulator can rebuild them any time), never into another
+    subreddit's (an error)."""
+    if state.get("holds") != REAL:
+        return False
+    if state.get("subreddit", "").lower() != subreddit.lower():
         raise StageError(
-            f"data/raw holds r/{held.state.get('subreddit')}, not r/{subreddit} (data.subreddit): "
+            f"data/raw holds r/{state.get('subreddit')}, not r/{subreddit} (data.subreddit): "
             "move it away or remove it (rm -rf data/raw) to start a fresh scrape"
         )
-    return held
+    return True
+
+
+def real_data_to_extend(held: RawData, subreddit: str) -> RawData:
+    return held if extends_real_data(held.state, subreddit) else empty_raw()
+
+
+def merge_chunks_into_raw(
+    raw_dir: Path, chunks: Iterable[tuple[str, pd.DataFrame]], subreddit: str,
+) -> tuple[RawData, RawData]:
+    """Merge chunks of new rows ("submissions" or "comments", frame) into raw_dir as
+    merged_raw would, but on disk (sources/sorted_runs.py), so that neither what raw_dir
+    holds nor what arrives is ever in memory at once. Returns the ids held before and the
+    ids written, as RawData of id columns: what the metrics count."""
+    state = read_raw_state(raw_dir)
+    extend = extends_real_data(state, subreddit)
+    files = {"submissions": (SUBMISSIONS, SUBMISSION_COLUMNS), "comments": (COMMENTS, COMMENT_COLUMNS)}
+    with atomic_output_dir(raw_dir) as staging:
+        runs = {kind: SortedRuns(staging / f".{kind}-runs", columns) for kind, (_, columns) in files.items()}
+        held = {kind: pd.Series([], dtype="str") for kind in files}
+        for kind, (name, columns) in files.items():
+            if extend:
+                require_columns(pd.DataFrame(columns=parquet_columns(raw_dir / name)), columns, kind)
+                held[kind] = runs[kind].add_file(raw_dir / name)
+        for kind, frame in chunks:
+            runs[kind].add(frame)
+        written = {kind: runs[kind].merge_into(staging / name) for kind, (name, _) in files.items()}
+        for kind_runs in runs.values():
+            shutil.rmtree(kind_runs.folder)
+        unfinished_pass = state.get("pass") if extend else None  # an interrupted PRAW pass stays resumable
+        write_state(staging, {"holds": REAL, "subreddit": subreddit, "pass": unfinished_pass})
+    return (
+        RawData(pd.DataFrame({"id": held["submissions"]}), pd.DataFrame({"id": held["comments"]})),
+        RawData(pd.DataFrame({"id": written["submissions"]}), pd.DataFrame({"id": written["comments"]})),
+    )
 
 
 def resumable_ids(state: dict, pass_key: dict) -> set[str]:

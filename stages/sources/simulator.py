@@ -12,17 +12,18 @@ byte-identical frames.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
-from stages.sources.gold import gold
+from stages.sources.gold_batch import batch_gold
 from stages.sources.privacy import author_hash
 from stages.common.progress import progress_bar
 from stages.sources.prompt_tags import prompt_tag
+from stages.sources.replayed_draws import ReplayedDraws
 from stages.sources.vocabulary import (
     BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
     VIVID_ADJECTIVES, VIVID_VERBS, Theme,
@@ -51,12 +52,12 @@ class WritingStyle:
     n_sentences: int
 
 
-def writing_style(rng: np.random.Generator, prompt_theme: Theme, skill: float) -> WritingStyle:
+def writing_style(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> WritingStyle:
     # Weak writers sometimes ignore the prompt and write about something else.
-    off_topic = rng.random() < 0.3 * (1.0 - skill)
-    theme = THEMES[rng.integers(len(THEMES))] if off_topic else prompt_theme
+    off_topic = draws.random() < 0.3 * (1.0 - skill)
+    theme = draws.pick(THEMES) if off_topic else prompt_theme
     # Skilled writers land near a sensible length; weak ones write stubs or rambles.
-    n_sentences = int(np.clip(round(7 * math.exp(rng.normal(0.0, 1.2 * (1.0 - skill)))), 1, 30))
+    n_sentences = min(max(round(7 * math.exp(draws.normal(0.0, 1.2 * (1.0 - skill)))), 1), 30)
     return WritingStyle(
         theme=theme,
         theme_share=0.05 + 0.35 * skill,
@@ -68,49 +69,45 @@ def writing_style(rng: np.random.Generator, prompt_theme: Theme, skill: float) -
     )
 
 
-def pick(rng: np.random.Generator, words: tuple[str, ...]) -> str:
-    return words[rng.integers(len(words))]
+def word(draws: ReplayedDraws, style: WritingStyle, theme_words: tuple[str, ...], vivid: tuple[str, ...], bland: tuple[str, ...]) -> str:
+    if draws.random() < style.theme_share:
+        return draws.pick(theme_words)
+    return draws.pick(vivid if draws.random() < style.vivid_share else bland)
 
 
-def write_sentence(rng: np.random.Generator, style: WritingStyle) -> str:
-    def word(theme_words: tuple[str, ...], vivid: tuple[str, ...], bland: tuple[str, ...]) -> str:
-        if rng.random() < style.theme_share:
-            return pick(rng, theme_words)
-        return pick(rng, vivid if rng.random() < style.vivid_share else bland)
+def noun(draws: ReplayedDraws, style: WritingStyle) -> str:
+    return draws.pick(style.theme.nouns) if draws.random() < style.theme_share else draws.pick(NEUTRAL_NOUNS)
 
-    def verb() -> str:
-        return word(style.theme.verbs, VIVID_VERBS, BLAND_VERBS)
 
-    def noun() -> str:
-        return pick(rng, style.theme.nouns) if rng.random() < style.theme_share else pick(rng, NEUTRAL_NOUNS)
-
-    if rng.random() < style.short_sentence_chance:
-        words = [pick(rng, SUBJECTS), verb()]
+def write_sentence(draws: ReplayedDraws, style: WritingStyle) -> str:
+    pick, verbs = draws.pick, style.theme.verbs
+    if draws.random() < style.short_sentence_chance:
+        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS)]
     else:
-        adjective = word(style.theme.adjectives, VIVID_ADJECTIVES, BLAND_ADJECTIVES)
-        words = [pick(rng, SUBJECTS), verb(), "the", adjective, noun()]
-        for _ in range(rng.binomial(2, style.clause_chance)):
-            words += [pick(rng, CONNECTORS), pick(rng, SUBJECTS), verb(), "the", noun()]
-        if rng.random() < 0.5:
-            words.append(pick(rng, PLACES))
+        adjective = word(draws, style, style.theme.adjectives, VIVID_ADJECTIVES, BLAND_ADJECTIVES)
+        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", adjective, noun(draws, style)]
+        for _ in range(draws.binomial(2, style.clause_chance)):
+            words += [pick(CONNECTORS), pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", noun(draws, style)]
+        if draws.random() < 0.5:
+            words.append(pick(PLACES))
     sentence = " ".join(words)
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def write_story(rng: np.random.Generator, prompt_theme: Theme, skill: float) -> str:
-    style = writing_style(rng, prompt_theme, skill)
+def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
+    style = writing_style(draws, prompt_theme, skill)
     sentences: list[str] = []
     for _ in range(style.n_sentences):
-        if sentences and rng.random() < style.repeat_chance:
-            sentences.append(sentences[rng.integers(len(sentences))])
+        if sentences and draws.random() < style.repeat_chance:
+            sentences.append(draws.pick(sentences))
         else:
-            sentences.append(write_sentence(rng, style))
+            sentences.append(write_sentence(draws, style))
     return " ".join(sentences)
 
 
-def write_prompt(rng: np.random.Generator, theme: Theme) -> str:
-    template = pick(rng, theme.prompt_templates)
-    return "[WP] " + template.format(n=pick(rng, theme.nouns), a=pick(rng, theme.adjectives))
+def write_prompt(draws: ReplayedDraws, theme: Theme) -> str:
+    template = draws.pick(theme.prompt_templates)
+    return "[WP] " + template.format(n=draws.pick(theme.nouns), a=draws.pick(theme.adjectives))
 
 
 def base36(number: int) -> str:
@@ -131,80 +128,112 @@ def expected_votes(
     return exposure * np.exp(config.quality_weight * gold_z)
 
 
-def comment_record(
-    comment_id: str, submission_id: str, parent_id: str, body: str, created_utc: int, author: str
-) -> dict:
-    return {
-        "id": comment_id, "submission_id": submission_id, "parent_id": parent_id, "body": body,
-        "score": 1, "created_utc": created_utc, "author": author, "stickied": False,
-        "distinguished": None,
-    }
+STICKY, STORY, REPLY = 0, 1, 2
+
+
+@dataclass
+class SimulatedRows:
+    """What the draws decide, one entry per submission and per comment, in the order written."""
+
+    titles: list[str] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
+    popularity: list[float] = field(default_factory=list)
+    submission_scores: list[int] = field(default_factory=list)
+    prompters: list[str] = field(default_factory=list)
+    kind: list[int] = field(default_factory=list)  # STICKY, STORY or REPLY
+    prompt_of: list[int] = field(default_factory=list)  # the submission's index
+    body: list[str] = field(default_factory=list)
+    comment_created: list[int] = field(default_factory=list)
+    author: list[str] = field(default_factory=list)
+    delay_s: list[float] = field(default_factory=list)  # stories only
+
+
+def draw_rows(config: SimulateConfig, draws: ReplayedDraws, skills: np.ndarray) -> SimulatedRows:
+    """Prompts, their stories and replies, drawn in one pass and in a fixed order: that
+    order is the random stream, and the stream is what makes the frames byte-identical."""
+    rows = SimulatedRows()
+    delay_mean = math.log(config.delay_median_h * 3600.0)
+    for index in progress_bar(iterable=range(config.n_prompts), desc="simulate prompts", unit="prompt"):
+        theme = draws.pick(THEMES)
+        created = config.start_utc + index * SECONDS_PER_PROMPT + draws.integers(SECONDS_PER_PROMPT)
+        popularity = draws.lognormal(0.0, config.popularity_sigma)
+        rows.titles.append(write_prompt(draws, theme))
+        rows.created.append(created)
+        rows.popularity.append(popularity)
+        # Popular prompts collect more votes themselves, not only for their stories.
+        rows.submission_scores.append(1 + draws.poisson(3.0 * config.base_votes * popularity))
+        rows.prompters.append(f"prompter_{draws.integers(config.n_writers)}")
+        add_comment(rows, STICKY, index, AUTOMOD_BODY, created + 1, "AutoModerator")
+
+        one_story = draws.random() < config.one_story_share
+        n_stories = 1 if one_story else 2 + draws.poisson(config.stories_per_prompt - 2.0)
+        for _ in range(n_stories):
+            writer = draws.integers(config.n_writers)
+            skill = min(max(float(skills[writer] + draws.normal(0.0, 0.1)), 0.0), 1.0)
+            delay_s = draws.lognormal(delay_mean, config.delay_sigma)
+            story_created = created + int(delay_s)
+            add_comment(rows, STORY, index, write_story(draws, theme, skill), story_created, f"writer_{writer}")
+            rows.delay_s.append(delay_s)
+            if draws.random() < config.reply_share:
+                body = draws.pick(REPLIES)
+                add_comment(rows, REPLY, index, body, story_created + draws.integers(60, 7200), f"reader_{draws.integers(10**6)}")
+    return rows
+
+
+def add_comment(rows: SimulatedRows, kind: int, prompt: int, body: str, created: int, author: str) -> None:
+    rows.kind.append(kind)
+    rows.prompt_of.append(prompt)
+    rows.body.append(body)
+    rows.comment_created.append(created)
+    rows.author.append(author)
 
 
 def simulate_subreddit(config: SimulateConfig, subreddit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (submissions, comments) in the raw data contract's columns."""
     rng = np.random.default_rng(config.seed)
     skills = rng.beta(2.0, 2.0, size=config.n_writers)
+    draws = ReplayedDraws(rng)
+    rows = draw_rows(config, draws, skills)
+    rng = draws.hand_back()
+
     scraped_utc = config.start_utc + (config.n_prompts + 24 * 7) * SECONDS_PER_PROMPT
-    comment_ids = (base36(36**6 + index * 13) for index in range(10**9))
+    submission_ids = [base36(36**5 + index * 7) for index in range(config.n_prompts)]
+    comment_ids = [base36(36**6 + index * 13) for index in range(len(rows.kind))]
+    kind, prompt_of = np.array(rows.kind), np.array(rows.prompt_of)
+    stories, replies = np.flatnonzero(kind == STORY), np.flatnonzero(kind == REPLY)
 
-    submissions, comments = [], []
-    story_rows, story_prompts, story_popularity, story_delay_s = [], [], [], []
-    for index in progress_bar(iterable=range(config.n_prompts), desc="simulate prompts", unit="prompt"):
-        theme = THEMES[rng.integers(len(THEMES))]
-        submission_id = base36(36**5 + index * 7)
-        created = config.start_utc + index * SECONDS_PER_PROMPT + int(rng.integers(SECONDS_PER_PROMPT))
-        popularity = float(rng.lognormal(0.0, config.popularity_sigma))
-        title = write_prompt(rng, theme)
-        submissions.append({
-            "id": submission_id, "subreddit": subreddit, "title": title, "tag": prompt_tag(title), "selftext": "",
-            # Popular prompts collect more votes themselves, not only for their stories.
-            "score": 1 + int(rng.poisson(3.0 * config.base_votes * popularity)),
-            "created_utc": created,
-            "author_hash": author_hash(f"prompter_{rng.integers(config.n_writers)}", AUTHOR_SALT),
-            "permalink": f"/r/{subreddit}/comments/{submission_id}/",
-        })
-        sticky = comment_record(next(comment_ids), submission_id, f"t3_{submission_id}", AUTOMOD_BODY, created + 1, "AutoModerator")
-        comments.append(sticky | {"stickied": True, "distinguished": "moderator"})
-
-        one_story = rng.random() < config.one_story_share
-        n_stories = 1 if one_story else 2 + int(rng.poisson(config.stories_per_prompt - 2.0))
-        for _ in range(n_stories):
-            writer = int(rng.integers(config.n_writers))
-            skill = float(np.clip(skills[writer] + rng.normal(0.0, 0.1), 0.0, 1.0))
-            delay_s = float(rng.lognormal(math.log(config.delay_median_h * 3600.0), config.delay_sigma))
-            story = comment_record(
-                next(comment_ids), submission_id, f"t3_{submission_id}", write_story(rng, theme, skill),
-                created + int(delay_s), f"writer_{writer}",
-            )
-            story_rows.append(len(comments))
-            story_prompts.append(title)
-            story_popularity.append(popularity)
-            story_delay_s.append(delay_s)
-            comments.append(story)
-            if rng.random() < config.reply_share:
-                comments.append(comment_record(
-                    next(comment_ids), submission_id, f"t1_{story['id']}", pick(rng, REPLIES),
-                    story["created_utc"] + int(rng.integers(60, 7200)), f"reader_{rng.integers(10**6)}",
-                ))
-
-    golds = np.array([gold(prompt, comments[row]["body"]) for prompt, row in zip(story_prompts, story_rows)])
+    titles = np.array(rows.titles, dtype=object)
+    golds = batch_gold(titles[prompt_of[stories]], [rows.body[row] for row in stories])
     gold_z = (golds - golds.mean()) / max(golds.std(), 1e-9)
-    votes = expected_votes(config, np.array(story_popularity), gold_z, np.array(story_delay_s))
+    votes = expected_votes(config, np.array(rows.popularity)[prompt_of[stories]], gold_z, np.array(rows.delay_s))
     votes *= np.exp(rng.normal(0.0, config.vote_noise, size=len(votes)))
-    for row, score in zip(story_rows, 1 + rng.poisson(votes)):
-        comments[row]["score"] = int(score)
-    for comment in comments:
-        if comment["parent_id"].startswith("t1_"):
-            comment["score"] = 1 + int(rng.poisson(2.0))
+    scores = np.ones(len(kind), dtype=np.int64)
+    scores[stories] = 1 + rng.poisson(votes)
+    scores[replies] = 1 + rng.poisson(2.0, size=len(replies))
 
-    comment_frame = pd.DataFrame(comments)
+    # A reply's parent is the story just before it (a story has at most one reply).
+    parent_ids = [f"t3_{submission_ids[prompt]}" for prompt in rows.prompt_of]
+    for reply in replies.tolist():
+        parent_ids[reply] = f"t1_{comment_ids[reply - 1]}"
+    comment_frame = pd.DataFrame({
+        "id": comment_ids, "submission_id": [submission_ids[prompt] for prompt in rows.prompt_of],
+        "parent_id": parent_ids, "body": rows.body, "score": scores, "created_utc": rows.comment_created,
+        "author": rows.author, "stickied": kind == STICKY,
+        "distinguished": np.where(kind == STICKY, "moderator", None).tolist(),
+    })
     comment_frame = remove_some_bodies(rng, comment_frame, config.deleted_share, config.removed_share)
-    comment_frame["author_hash"] = [author_hash(name, AUTHOR_SALT) for name in comment_frame.pop("author")]
+    hash_of = {name: author_hash(name, AUTHOR_SALT) for name in comment_frame["author"].unique()}
+    comment_frame["author_hash"] = [hash_of[name] for name in comment_frame.pop("author")]
     comment_frame["scraped_utc"] = scraped_utc
     comment_frame = with_second_scrape(rng, comment_frame, config.duplicate_share)
 
-    submission_frame = pd.DataFrame(submissions)
+    submission_frame = pd.DataFrame({
+        "id": submission_ids, "subreddit": subreddit, "title": rows.titles,
+        "tag": [prompt_tag(title) for title in rows.titles], "selftext": "",
+        "score": rows.submission_scores, "created_utc": rows.created,
+        "author_hash": [author_hash(name, AUTHOR_SALT) for name in rows.prompters],
+        "permalink": [f"/r/{subreddit}/comments/{sid}/" for sid in submission_ids],
+    })
     counts = comment_frame.drop_duplicates("id")["submission_id"].value_counts()
     submission_frame["num_comments"] = submission_frame["id"].map(counts).fillna(0).astype("int64")
     submission_frame["scraped_utc"] = scraped_utc

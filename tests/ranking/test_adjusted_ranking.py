@@ -4,10 +4,26 @@ import pytest
 
 from stages.common.config import RankConfig
 from stages.ranking.adjusted_ranking import (
-    adjusted_pairs, adjusted_ranking, assign_splits, assign_tiers, grouped_zscore, mean_within_spearman,
-    preference_pairs, rank_stories, score_rank, shp_pairs, spearman, split_for_fraction, split_fraction,
-    tier_thresholds, zscore,
+    adjusted_ranking, assign_splits, assign_tiers, grouped_zscore, mean_within_spearman, pair_positions,
+    pairs_frame, rank_stories, score_rank, spearman, split_for_fraction, split_fraction, tier_thresholds,
+    within_spearman, zscore,
 )
+
+
+def random_groups(seed: int, n_groups: int = 150) -> pd.DataFrame:
+    """Submissions of 1 to 40 stories, interleaved, with ties, constant groups and large values."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 41, size=n_groups)
+    keys = np.repeat([f"s{i}" for i in range(n_groups)], sizes)
+    frame = pd.DataFrame({
+        "submission_id": keys,
+        "tied": rng.integers(0, 4, size=len(keys)).astype(float),
+        "smooth": rng.normal(size=len(keys)),
+        "delay": rng.lognormal(8.0, 2.0, size=len(keys)).round(),
+    })
+    constant = frame["submission_id"].isin([f"s{i}" for i in range(0, n_groups, 10)])
+    frame.loc[constant, ["tied", "delay"]] = 7.0
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # groups interleaved
 
 
 def test_zscore_by_hand():
@@ -23,6 +39,17 @@ def test_zscore_of_constant_or_single_values_is_zero():
 def test_grouped_zscore_is_within_each_submission():
     frame = pd.DataFrame({"submission_id": ["a", "a", "b", "b", "b"], "x": [10.0, 20.0, 1.0, 1.0, 1.0]})
     assert grouped_zscore(frame, "submission_id", "x").tolist() == [-1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("column", ["tied", "smooth", "delay"])
+def test_grouped_zscore_equals_a_zscore_per_group_to_the_last_bit(column):
+    frame = random_groups(seed=1)
+    per_group = frame.groupby("submission_id", sort=False)[column].transform(lambda values: zscore(values.to_numpy()))
+    z = grouped_zscore(frame, "submission_id", column)
+    assert z.index.equals(frame.index)
+    np.testing.assert_array_equal(z.to_numpy(), per_group.to_numpy())
+    if column != "smooth":
+        assert (z[frame["submission_id"] == "s0"] == 0.0).all()  # constant: the zero-variance guard
 
 
 def test_score_rank_puts_the_top_score_first_and_averages_ties():
@@ -82,26 +109,55 @@ def story_group(adjusted, created=None, score=None):
     })
 
 
+def positions(group: pd.DataFrame, rule: str, **options) -> list[tuple[int, int]]:
+    settings = {"min_margin": 0.5, "score_ratio": 2.0} | options
+    chosen, rejected = pair_positions(group, rule, **settings)
+    return list(zip(chosen.tolist(), rejected.tolist()))
+
+
 def test_adjusted_pairs_keep_only_differences_above_the_margin():
     group = story_group([1.0, 0.2, -1.0])
     # differences: 0-1 = 0.8, 0-2 = 2.0, 1-2 = 1.2
-    assert sorted(adjusted_pairs(group, min_margin=0.5)) == [(0, 1), (0, 2), (1, 2)]
-    assert sorted(adjusted_pairs(group, min_margin=1.0)) == [(0, 2), (1, 2)]
-    assert adjusted_pairs(group, min_margin=2.0) == []
+    assert positions(group, "adjusted", min_margin=0.5) == [(0, 1), (0, 2), (1, 2)]
+    assert positions(group, "adjusted", min_margin=1.0) == [(0, 2), (1, 2)]
+    assert positions(group, "adjusted", min_margin=2.0) == []
 
 
 def test_shp_pairs_prefer_the_later_story_that_outscored_an_earlier_one():
     # c1 posted after c0 with 3x its score: preferred. c2 is later still but scores less.
     group = story_group([0.0, 0.0, 0.0], created=[100, 200, 300], score=[10, 30, 12])
-    assert shp_pairs(group, score_ratio=2.0) == [(1, 0)]
-    assert sorted(shp_pairs(group, score_ratio=1.1)) == [(1, 0), (2, 0)]
+    assert positions(group, "shp", score_ratio=2.0) == [(1, 0)]
+    assert positions(group, "shp", score_ratio=1.1) == [(1, 0), (2, 0)]
+
+
+def pairs_group_by_group(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> list[tuple[int, int]]:
+    """The rule applied one submission at a time, by loops: the reference for pair_positions."""
+    adjusted, created, score = (stories[column].tolist() for column in ("adjusted", "created_utc", "score"))
+    found = []
+    for rows in stories.groupby("submission_id", sort=False).indices.values():
+        for i in rows:
+            for j in rows:
+                if rule == "adjusted":
+                    prefer = adjusted[i] - adjusted[j] > min_margin
+                else:
+                    prefer = created[i] > created[j] and score[i] >= score_ratio * max(score[j], 1e-9)
+                if prefer:
+                    found.append((int(i), int(j)))
+    return found
+
+
+@pytest.mark.parametrize("rule", ["adjusted", "shp"])
+def test_pair_positions_equal_the_rule_applied_group_by_group(rule):
+    frame = random_groups(seed=2, n_groups=60)
+    stories = frame.assign(adjusted=frame["smooth"], created_utc=frame["delay"].astype(int), score=frame["tied"].astype(int))
+    assert positions(stories, rule, min_margin=0.3, score_ratio=1.5) == pairs_group_by_group(stories, rule, 0.3, 1.5)
 
 
 def test_preference_pairs_never_cross_submissions():
     first = story_group([1.0, 0.0])
     second = story_group([5.0, -5.0]).assign(submission_id="t", comment_id=["d0", "d1"])
     stories = pd.concat([first, second], ignore_index=True)
-    pairs = preference_pairs(stories, "adjusted", min_margin=0.5, score_ratio=2.0)
+    pairs = pairs_frame(stories, *pair_positions(stories, "adjusted", min_margin=0.5, score_ratio=2.0))
     assert pairs[["chosen_id", "rejected_id"]].values.tolist() == [["c0", "c1"], ["d0", "d1"]]
     assert pairs["margin"].tolist() == [1.0, 10.0]
     assert (pairs["chosen"] != pairs["rejected"]).all()
@@ -112,6 +168,26 @@ def test_spearman_by_hand():
     assert spearman(np.array([1, 2, 3, 4]), np.array([10, 30, 20, 40])) == pytest.approx(0.8)
     assert spearman(np.array([1, 2, 3]), np.array([3, 2, 1])) == pytest.approx(-1.0)
     assert np.isnan(spearman(np.array([1, 2, 3]), np.array([5, 5, 5])))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_within_spearman_equals_spearman_per_group_to_the_last_bit(seed):
+    frame = random_groups(seed)
+    rho, sizes = within_spearman(frame, "tied", "smooth")
+    groups = list(frame.groupby("submission_id", sort=False))
+    expected = [spearman(group["tied"].to_numpy(), group["smooth"].to_numpy()) for _, group in groups]
+    np.testing.assert_array_equal(rho, expected)  # NaN where constant, in both
+    assert sizes.tolist() == [len(group) for _, group in groups]
+    assert np.isnan(rho).any() and (~np.isnan(rho)).sum() > 100
+
+
+def test_mean_within_spearman_is_the_mean_of_the_per_group_values():
+    frame = random_groups(seed=5)
+    values = [
+        spearman(group["delay"].to_numpy(), group["smooth"].to_numpy())
+        for _, group in frame.groupby("submission_id", sort=False) if len(group) >= 3
+    ]
+    assert mean_within_spearman(frame, "delay", "smooth") == float(np.mean([v for v in values if not np.isnan(v)]))
 
 
 def test_mean_within_spearman_skips_small_submissions():

@@ -1,15 +1,37 @@
 import io
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import zstandard
 
-from stages.sources.dumps import dump_objects, read_dumps
+from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
+from stages.sources.dumps import DumpCounts, dump_chunks, dump_files, dump_objects
 from stages.common.errors import StageError
 from stages.sources.privacy import author_hash
+
+
+@dataclass
+class DumpRead:
+    submissions: pd.DataFrame
+    comments: pd.DataFrame
+    skipped: Counter
+    problems: Counter
+
+
+def read_dumps(submissions: list[str], comments: list[str], subreddit: str, salt: str, rows_per_chunk: int = 2) -> DumpRead:
+    """Every chunk of an import, joined: what it kept, and what it counted."""
+    counts = DumpCounts()
+    frames = {"submissions": [raw_frame([], SUBMISSION_COLUMNS)], "comments": [raw_frame([], COMMENT_COLUMNS)]}
+    for kind, frame in dump_chunks(dump_files(submissions, comments), subreddit, salt, counts, rows_per_chunk):
+        assert 0 < len(frame) <= rows_per_chunk
+        frames[kind].append(frame)
+    joined = {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
+    assert counts.rows == Counter({kind: len(frame) for kind, frame in joined.items() if len(frame)})
+    return DumpRead(joined["submissions"], joined["comments"], counts.skipped, counts.problems)
 
 
 def compressed(data: bytes, window_log: int = 20) -> bytes:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from stages.sources.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
+from stages.sources.replayed_draws import ReplayedDraws
 from stages.sources.simulator import write_story
 from stages.sources.vocabulary import THEME_BY_NAME
 
@@ -48,7 +49,7 @@ def test_a_loop_scores_below_fresh_prose():
 
 
 def test_gold_rises_with_writer_skill():
-    rng = np.random.default_rng(0)
+    rng = ReplayedDraws(np.random.default_rng(0))
     theme = THEME_BY_NAME["space"]
     weak = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.1)) for _ in range(200)]
     strong = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.9)) for _ in range(200)]

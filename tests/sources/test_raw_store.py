@@ -1,13 +1,14 @@
 import json
 
+import pandas as pd
 import pytest
 
 from stages.common.atomic_io import retired_dir
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
 from stages.common.errors import StageError
 from stages.sources.raw_store import (
-    REAL, SIMULATED, STATE, Checkpoints, RawData, empty_raw, merge_snapshots, read_raw, real_data_to_extend,
-    resumable_ids, write_raw,
+    COMMENTS, REAL, SIMULATED, STATE, SUBMISSIONS, Checkpoints, RawData, empty_raw, merge_chunks_into_raw, merge_snapshots,
+    merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
 )
 
 
@@ -108,3 +109,32 @@ def test_checkpoints_land_every_n_submissions_with_what_they_have_done(tmp_path)
     assert checkpoints.unsaved == 0
     final = checkpoints.write(complete=True)
     assert final.state["pass"] is None and sorted(final.comments["id"]) == ["c1", "c2"]
+
+
+def test_merging_chunks_on_disk_writes_what_merged_raw_writes(tmp_path):
+    raw_dir = tmp_path / "raw"
+    held = real(**{"pass": {"key": {"listing": "new"}, "done": ["a"]}})
+    write_raw(raw_dir, held)
+    new_submissions = [submissions(submission("b", 1, 200)), submissions(submission("a", 9, 200), submission("c", 2, 50))]
+    new_comments = [raw_frame([comment("c1", "a", "[deleted]", 100), comment("c2", "b", "new", 200)], COMMENT_COLUMNS)]
+    chunks = [("submissions", frame) for frame in new_submissions] + [("comments", frame) for frame in new_comments]
+    ids_held, ids_written = merge_chunks_into_raw(raw_dir, chunks, "WritingPrompts")
+    expected = merged_raw(held, pd.concat(new_submissions, ignore_index=True), new_comments[0], "WritingPrompts", held.state["pass"])
+    written = read_raw(raw_dir)
+    for got, want in ((written.submissions, expected.submissions), (written.comments, expected.comments)):
+        assert got.astype(object).where(got.notna(), None).to_dict("records") == want.astype(object).where(want.notna(), None).to_dict("records")
+    assert written.state == expected.state
+    assert ids_held.submissions["id"].tolist() == ["a"] and ids_written.submissions["id"].tolist() == ["a", "b", "c"]
+    assert ids_written.comments["id"].tolist() == ["c1", "c2"]
+    assert sorted(path.name for path in raw_dir.iterdir()) == sorted([COMMENTS, SUBMISSIONS, STATE])
+
+
+def test_merging_chunks_replaces_simulated_data_and_refuses_another_subreddit(tmp_path):
+    raw_dir = tmp_path / "raw"
+    write_raw(raw_dir, RawData(real().submissions, real().comments, {"holds": SIMULATED}))
+    held, _ = merge_chunks_into_raw(raw_dir, [("submissions", submissions(submission("z", 1, 1)))], "WritingPrompts")
+    assert held.submissions.empty and read_raw(raw_dir).submissions["id"].tolist() == ["z"]
+    assert read_raw(raw_dir).comments.empty
+    with pytest.raises(StageError, match="not r/Poetry"):
+        merge_chunks_into_raw(raw_dir, [], "Poetry")
+    assert read_raw(raw_dir).submissions["id"].tolist() == ["z"]

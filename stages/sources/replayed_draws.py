@@ -1,0 +1,229 @@
+"""numpy's scalar draws, replayed from raw generator output drawn in bulk: the same
+values, at a fraction of numpy's cost per call.
+
+The simulator draws one word at a time (~100 draws a story), and a scalar call into
+numpy costs about a microsecond, mostly call overhead: most of a million-comment run.
+The draws cannot be batched without changing every value, since which draw comes next
+depends on the last one. So ReplayedDraws keeps the exact stream instead: a
+np.random.Generator on PCG64 turns 64-bit raw outputs into values by fixed recipes,
+and this class applies the same recipes to raws drawn thousands at a time:
+- random(): the top 53 bits of one raw, as a double in [0, 1);
+- integers(): Lemire's bounded integers on 32-bit halves (below 2**32), the low half of
+  a raw first, its high half kept for the next bounded draw (PCG64's has_uint32);
+- binomial() by inversion, numpy's algorithm for n * min(p, 1 - p) <= 30.
+Distributions with tables or rejection loops (normal, lognormal, poisson, larger
+binomials) are drawn by numpy itself, from a second generator moved to the same point
+of the stream; a probe of the raw that follows tells how many raws it used (each of
+these uses at least one).
+Equality with numpy is what tests/sources/test_replayed_draws.py checks, draw by draw;
+a numpy upgrade that changes a recipe fails there first (NEP 19 allows it to).
+"""
+
+import math
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+LOW_32 = 0xFFFF_FFFF
+LOW_64 = 0xFFFF_FFFF_FFFF_FFFF
+DOUBLE_UNIT = 1.0 / 2**53
+RAWS_PER_REFILL = 2**16
+# numpy switches binomial from inversion to BTPE above this n * min(p, 1 - p).
+INVERSION_LIMIT = 30.0
+# Far more than any rejection loop takes; past it the replay has lost numpy's stream.
+MAX_RAWS_PER_DRAW = 2**20
+
+
+class ReplayedDraws:
+    """Draws as rng would make them, from rng's current state; hand_back() moves rng past them."""
+
+    def __init__(self, rng: np.random.Generator):
+        state = rng.bit_generator.state
+        if state["bit_generator"] != "PCG64":
+            raise ValueError(f"replays PCG64 streams only, not {state['bit_generator']}")
+        self._rng = rng
+        self._source = np.random.PCG64()
+        self._source.state = state
+        self._numpy = np.random.Generator(np.random.PCG64())
+        self._numpy.bit_generator.state = state
+        self._numpy_at = 0  # raws the numpy twin has used
+        self._advance, self._probe = self._numpy.bit_generator.advance, self._numpy.bit_generator.random_raw
+        self._has_half, self._half = bool(state["has_uint32"]), state["uinteger"]
+        self._first = 0  # the stream position of _doubles[0]
+        self._doubles: list[float] = []
+        self._low: list[int] = []
+        self._high: list[int] = []
+        self._next = 0
+        self._binomial_key: tuple[int, float] | None = None
+        self._binomial_setup = (1.0, 1.0, 0)
+
+    def _refill(self) -> None:
+        """Draw the next raws, keeping those not used yet (a numpy draw may look ahead)."""
+        high, low = np.array(self._high[self._next:], dtype=np.uint64), np.array(self._low[self._next:], dtype=np.uint64)
+        unused = (high << np.uint64(32)) | low
+        self._first += self._next
+        raws = np.concatenate([unused, self._source.random_raw(RAWS_PER_REFILL)])
+        self._doubles = ((raws >> np.uint64(11)) * DOUBLE_UNIT).tolist()
+        self._low = (raws & np.uint64(LOW_32)).tolist()
+        self._high = (raws >> np.uint64(32)).tolist()
+        self._next = 0
+
+    def _raw(self) -> int:
+        """A whole raw, as numpy's 64-bit bounded integers take one."""
+        try:
+            low = self._low[self._next]
+        except IndexError:
+            self._refill()
+            low = self._low[0]
+        raw = (self._high[self._next] << 32) | low
+        self._next += 1
+        return raw
+
+    def random(self) -> float:
+        try:
+            value = self._doubles[self._next]
+        except IndexError:
+            self._refill()
+            value = self._doubles[0]
+        self._next += 1
+        return value
+
+    def _half_32(self) -> int:
+        if self._has_half:
+            self._has_half = False
+            return self._half
+        try:
+            low = self._low[self._next]
+        except IndexError:
+            self._refill()
+            low = self._low[0]
+        self._half = self._high[self._next]
+        self._has_half = True
+        self._next += 1
+        return low
+
+    def integers(self, low: int, high: int | None = None) -> int:
+        """An integer in [low, high), or in [0, low) without high."""
+        if high is None:
+            low, high = 0, low
+        span = high - low
+        if span <= 0:
+            raise ValueError(f"integers: high <= low ({high} <= {low})")
+        if span == 1:
+            return low  # numpy draws nothing for a range of one
+        if span > LOW_32:
+            return low + self._bounded_64(span)
+        product = self._half_32() * span
+        if (product & LOW_32) < span:
+            product = self._unbiased_32(product, span)
+        return low + (product >> 32)
+
+    def pick(self, items: Sequence[T]) -> T:
+        """items[integers(len(items))], in one call: the simulator's draw of a word."""
+        span = len(items)
+        if span == 1:
+            return items[0]
+        if self._has_half:  # _half_32, inline: this is the hottest call of a simulation
+            self._has_half = False
+            product = self._half * span
+        else:
+            try:
+                product = self._low[self._next] * span
+            except IndexError:
+                self._refill()
+                product = self._low[0] * span
+            self._half = self._high[self._next]
+            self._has_half = True
+            self._next += 1
+        if (product & LOW_32) < span:
+            product = self._unbiased_32(product, span)
+        return items[product >> 32]
+
+    def _unbiased_32(self, product: int, span: int) -> int:
+        """Lemire's rejection: redraw while the low word falls in the biased sliver."""
+        threshold = (2**32 - span) % span
+        while (product & LOW_32) < threshold:
+            product = self._half_32() * span
+        return product
+
+    def _bounded_64(self, span: int) -> int:
+        if span == 2**32:
+            return self._half_32()
+        product = self._raw() * span
+        if (product & LOW_64) < span:
+            threshold = (2**64 - span) % span
+            while (product & LOW_64) < threshold:
+                product = self._raw() * span
+        return product >> 64
+
+    def binomial(self, n: int, p: float) -> int:
+        if n == 0 or p == 0.0:
+            return 0
+        if p <= 0.5:
+            return self._binomial_inversion(n, p) if p * n <= INVERSION_LIMIT else self._by_numpy(self._numpy.binomial, n, p)
+        if (1.0 - p) * n <= INVERSION_LIMIT:
+            return n - self._binomial_inversion(n, 1.0 - p)
+        return self._by_numpy(self._numpy.binomial, n, p)
+
+    def _binomial_inversion(self, n: int, p: float) -> int:
+        """Walk the cumulative probabilities until they pass a uniform draw; restart past the bound."""
+        if self._binomial_key != (n, p):  # numpy keeps the set-up of the last (n, p) too
+            q = 1.0 - p
+            mean = n * p
+            self._binomial_key = (n, p)
+            self._binomial_setup = (q, math.exp(n * math.log(q)), int(min(n, mean + 10.0 * math.sqrt(mean * q + 1))))
+        q, q_to_n, bound = self._binomial_setup
+        successes, chance, uniform = 0, q_to_n, self.random()
+        while uniform > chance:
+            successes += 1
+            if successes > bound:
+                successes, chance, uniform = 0, q_to_n, self.random()
+            else:
+                uniform -= chance
+                chance = ((n - successes + 1) * p * chance) / (successes * q)
+        return successes
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0) -> float:
+        return float(self._by_numpy(self._numpy.normal, loc, scale))
+
+    def lognormal(self, mean: float = 0.0, sigma: float = 1.0) -> float:
+        return float(self._by_numpy(self._numpy.lognormal, mean, sigma))
+
+    def poisson(self, lam: float = 1.0) -> int:
+        if lam == 0.0:
+            return 0  # numpy draws nothing, and _by_numpy expects at least one raw used
+        return int(self._by_numpy(self._numpy.poisson, lam))
+
+    def _raw_at(self, position: int) -> int:
+        try:
+            return (self._high[position - self._first] << 32) | self._low[position - self._first]
+        except IndexError:
+            self._refill()
+            return self._raw_at(position)
+
+    def _by_numpy(self, draw, *args):
+        """numpy's own draw at this point of the stream. These distributions use whole
+        raws only (never a 32-bit half), so the half kept for integers() stays valid."""
+        start = self._first + self._next
+        self._advance(start - self._numpy_at)
+        value = draw(*args)
+        probe = self._probe()
+        used = 1  # mostly; rejection loops take more
+        while self._raw_at(start + used) != probe:
+            used += 1
+            if used > MAX_RAWS_PER_DRAW:
+                raise RuntimeError(f"numpy's {draw.__name__}{args} left the replayed stream: a bug in ReplayedDraws")
+        self._numpy_at = start + used + 1
+        self._next = start + used - self._first
+        return value
+
+    def hand_back(self) -> np.random.Generator:
+        """The generator given, moved past every draw replayed, as if it had made them."""
+        moved = np.random.PCG64()
+        moved.state = self._source.state
+        moved.advance(self._next - len(self._low))
+        self._rng.bit_generator.state = moved.state | {"has_uint32": int(self._has_half), "uinteger": self._half}
+        return self._rng
