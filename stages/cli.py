@@ -28,6 +28,8 @@ STAGES = {
     "sft": "Behavior cloning: fine-tune the base LM on prompt -> story.",
     "reward": "Train the reward model (tier, pairwise or listwise) on the rankings.",
     "rl": "RL fine-tuning of the SFT policy against the reward model (rl.algo, alpha, KL).",
+    "evaluate": "The policy against SFT on the test prompts: reward, gold, perplexity, KL, diversity, win rates.",
+    "report": "reports/report.md and a self-contained report.html: data, models, RL, evaluation, samples.",
 }
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params file to read.")

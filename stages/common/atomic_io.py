@@ -10,6 +10,7 @@ back. One writer per output folder at a time.
 """
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -60,12 +61,16 @@ def atomic_output_dir(final: Path) -> Iterator[Path]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(staging, path)
@@ -75,8 +80,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_metrics(path: Path, metrics: dict[str, float | int | bool | None]) -> None:
-    """Flat JSON, keys sorted, so `dvc metrics diff` and git diffs stay readable."""
-    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    """Flat JSON, keys sorted, so `dvc metrics diff` and git diffs stay readable.
+    NaN and infinities are not JSON: they are written as null (no value)."""
+    finite = {key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in metrics.items()}
+    atomic_write_text(path, json.dumps(finite, indent=2, sort_keys=True) + "\n")
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
