@@ -41,6 +41,14 @@ def recover_output_dir(final: Path) -> None:
             shutil.rmtree(abandoned, ignore_errors=True)
 
 
+def default_mode(directory: bool) -> int:
+    """The mode mkdir() or open() would give: mkdtemp and mkstemp make private ones
+    (0700, 0600), which would leave a report unreadable to anyone else."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextmanager
 def atomic_output_dir(final: Path) -> Iterator[Path]:
     """Yield an empty folder beside `final`; on success it replaces `final`."""
@@ -48,6 +56,7 @@ def atomic_output_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     recover_output_dir(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    os.chmod(staging, default_mode(directory=True))
     try:
         yield staging
     except BaseException:
@@ -73,6 +82,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(staging, default_mode(directory=False))
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
