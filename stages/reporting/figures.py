@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 
 DPI = 110
 PANEL_SIZE_IN = (4.4, 3.1)
+# Two panels fill a page's width at full size (about 970 px); a third would shrink them all.
+PANELS_PER_ROW = 2
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,13 @@ class Panel:
 
 
 def panels_png(panels: list[Panel]) -> bytes:
-    figure, axes = plt.subplots(1, len(panels), figsize=(PANEL_SIZE_IN[0] * len(panels), PANEL_SIZE_IN[1]), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    """The panels side by side, PANELS_PER_ROW to a row."""
+    columns = min(len(panels), PANELS_PER_ROW)
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(PANEL_SIZE_IN[0] * columns, PANEL_SIZE_IN[1] * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
         for series in panel.series:
             ax.plot(series.x, series.y, series.style, label=series.label, markersize=9 if "*" in series.style else 5)
             for x, y, text in zip(series.x, series.y, series.point_labels or []):
