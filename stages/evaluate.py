@@ -9,6 +9,7 @@ last good policy) and the metrics say so.
 """
 
 import json
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -72,6 +73,10 @@ def run(params: Path) -> str:
     started = time.perf_counter()
 
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # Decoding is a long chain of small ops: split across threads, each op waits for the
+        # slowest, and on a shared CPU a descheduled thread stalls them all (README: evaluate).
+        torch.set_num_threads(1)
     tokenizer = load_tokenizer()
     sft = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device).eval()
     policy = load_fused(AutoModelForCausalLM, POLICY_DIR, "the RL policy").to(device).eval()
@@ -84,7 +89,9 @@ def run(params: Path) -> str:
                      sampling=SamplingConfig(config.max_new_tokens, greedy=True), batch_size=config.batch_size, with_kl=False)
     encode = partial(encode_story, tokenizer, max_prompt_tokens=model_config.max_prompt_tokens,
                      max_tokens=model_config.max_tokens, add_eos=True)
-    references = perplexity_loader([encode(p, s) for p, s in zip(test["prompt"], test["story"])], tokenizer.pad_token_id)
+    # A seeded sample: the same stories for both models and for every run.
+    held_out = test.sample(min(config.reference_stories or len(test), len(test)), random_state=config.seed)
+    references = perplexity_loader([encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])], tokenizer.pad_token_id)
 
     decoded: dict[str, dict[str, Decoded]] = {"sample": {}, "greedy": {}}
     perplexity: dict[str, float] = {}
@@ -102,7 +109,7 @@ def run(params: Path) -> str:
             progress.update(1)
 
     metrics = {f"{PREFIX}/rl_diverged": diverged, f"{PREFIX}/rl_diverged_step": diverged_step,
-               f"{PREFIX}/prompts": len(prompts), f"{PREFIX}/reference_stories": len(test)}
+               f"{PREFIX}/prompts": len(prompts), f"{PREFIX}/reference_stories": len(held_out)}
     for decoding, name_prefix in (("sample", ""), ("greedy", "greedy_")):
         for name in ("sft", "policy"):
             metrics |= decoding_summary(decoded[decoding][name], f"{PREFIX}/{name}", name_prefix)

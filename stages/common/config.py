@@ -271,13 +271,15 @@ class EvaluateConfig(Section):
     """
 
     seed: int = 0  # one sampling seed for both models, so they are compared on the same draws
-    prompts: int | None = Field(None, ge=1)  # the first N test prompts; None: all of them
-    samples_per_prompt: int = Field(4, ge=1)  # sampled stories per prompt, beside one greedy decode
+    prompts: int | None = Field(64, ge=1)  # the first N test prompts (sorted); None: all of them
+    samples_per_prompt: int = Field(3, ge=1)  # sampled stories per prompt, beside one greedy decode
     max_new_tokens: int = Field(96, ge=1)
     temperature: float = Field(1.0, gt=0.0)
     top_k: int = Field(0, ge=0)  # 0: no cut
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     batch_size: int = Field(256, ge=1)  # rows decoded at once: speed and memory (the draws change, not their law)
+    # Test stories whose perplexity is measured: a seeded sample of this many; None: all.
+    reference_stories: int | None = Field(256, ge=1)
 
 
 class ReportConfig(Section):
