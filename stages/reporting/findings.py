@@ -77,12 +77,12 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
         ))
     if warnings:
         return warnings
-    verdict = [Finding("ok", "No sign of reward hacking or a blow-up", all_clear(metrics, distinct_change, perplexity_change))]
+    numbers = all_clear(metrics, distinct_change, perplexity_change)
     if not reward_up:
-        verdict.append(Finding("note", "RL did not beat SFT on the reward model",
-                               "The policy's reward gain is within the noise of the test prompts: more steps, "
-                               "a smaller alpha or a larger rl.lr let the reward pull harder."))
-    return verdict
+        return [Finding("note", "RL did not beat SFT on the reward model",
+                        f"{numbers} No sign of reward hacking or a blow-up either; more steps, a smaller alpha or a "
+                        "larger rl.lr let the reward pull harder.")]
+    return [Finding("ok", "No sign of reward hacking or a blow-up", numbers)]
 
 
 def all_clear(metrics: dict, distinct_change: float | None, perplexity_change: float | None) -> str:

@@ -106,7 +106,7 @@ def headline(inputs: ReportInputs, distinct_2_drop: float, perplexity_rise: floa
     blocks.append(Paragraph(
         f"Win rate of the policy over SFT, story against story on the same prompt and draw (a tie counts half): {wins}. "
         "Several seeds and values of alpha side by side: `dvc exp run --queue -S alpha=5,10,20,50,100 -S rl.seed=0,1,2`, "
-        "`dvc queue start`, then `ahf sweep alpha`."
+        "`dvc exp run --run-all`, then `ahf sweep alpha`."
     ))
     figure = overoptimisation_figure(inputs)
     if figure is not None:
@@ -200,7 +200,7 @@ def reward_section(m: dict, curves: dict, run: RunSettings) -> list[Block]:
     blocks: list[Block] = [Heading(f"Reward model ({run.reward_kind})"), Paragraph(
         "Held-out (test) figures. Pairwise accuracy is the share of preference pairs it orders as the adjusted ranking "
         "does; the Spearman correlations are with the adjusted ranking and, on the simulator, with gold. Other kinds "
-        "side by side: `dvc exp run --queue -S reward.kind=tier,pairwise,listwise`, `dvc queue start`, then "
+        "side by side: `dvc exp run --queue -S reward.kind=tier,pairwise,listwise`, `dvc exp run --run-all`, then "
         "`ahf sweep reward.kind --metric reward/pairwise_accuracy --metric reward/spearman_gold`."
     ), Table(["metric", "value"], rows)]
     figure = training_figure(curves, "reward_training", [("reward/train_loss", "Reward-model train loss"),

@@ -39,9 +39,10 @@ def test_falls_within_the_noise_or_the_tolerance_raise_nothing():
     assert titles(evaluation(**{"evaluate/policy/distinct_2": 0.48})) == ["No sign of reward hacking or a blow-up"]
 
 
-def test_gold_falling_without_a_reward_gain_is_not_hacking():
-    metrics = evaluation(**{"evaluate/reward_gain": 0.05, "evaluate/gold_gain": -0.2})
-    assert titles(metrics) == ["No sign of reward hacking or a blow-up", "RL did not beat SFT on the reward model"]
+def test_gold_falling_without_a_reward_gain_is_not_hacking_but_no_gain_either():
+    (note,) = findings(evaluation(**{"evaluate/reward_gain": 0.05, "evaluate/gold_gain": -0.2}), 0.05, 0.10)
+    assert note.level == "note" and note.title == "RL did not beat SFT on the reward model"
+    assert "reward +0.05 SD" in note.text and "No sign of reward hacking or a blow-up" in note.text
 
 
 def test_a_blow_up_is_called_out_with_its_step():
