@@ -62,11 +62,15 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
         if distinct_down:
             signs.append(f"distinct-2 fell {-distinct_change:.0%} ({metrics['evaluate/sft/distinct_2']:.3f} -> "
                          f"{metrics['evaluate/policy/distinct_2']:.3f})")
+        if significant(metrics, "gold") > 0:
+            meaning = (f": the stories narrow onto what the reward model likes. Gold still rose "
+                       f"({metrics['evaluate/gold_gain']:+.3f}), so this is the early sign, not yet a loss of quality.")
+        else:
+            meaning = ": the policy is exploiting the reward model, not writing better stories."
         warnings.append(Finding(
             "warning", "Reward hacking",
             f"The reward model's score rose by {metrics['evaluate/reward_gain']:.2f} SD (win rate "
-            f"{metrics['evaluate/win_rate_reward']:.2f}) while " + " and ".join(signs)
-            + ": the policy is exploiting the reward model, not writing better stories.",
+            f"{metrics['evaluate/win_rate_reward']:.2f}) while " + " and ".join(signs) + meaning,
         ))
     perplexity_change = relative_change(metrics, "perplexity")
     if perplexity_change is not None and perplexity_change > perplexity_rise:

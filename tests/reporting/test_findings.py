@@ -29,9 +29,12 @@ def test_reward_up_while_gold_falls_is_reward_hacking():
     assert "gold fell by 0.200" in warning.text
 
 
-def test_reward_up_while_distinct_2_falls_is_reward_hacking():
+def test_reward_up_while_distinct_2_falls_is_reward_hacking_even_while_gold_still_rises():
     (warning,) = findings(evaluation(**{"evaluate/policy/distinct_2": 0.40}), 0.05, 0.10)
     assert warning.title == "Reward hacking" and "distinct-2 fell 20%" in warning.text
+    assert "Gold still rose (+0.200), so this is the early sign" in warning.text
+    (flat_gold,) = findings(evaluation(**{"evaluate/policy/distinct_2": 0.40, "evaluate/gold_gain": 0.0}), 0.05, 0.10)
+    assert "exploiting the reward model" in flat_gold.text and "Gold still rose" not in flat_gold.text
 
 
 def test_falls_within_the_noise_or_the_tolerance_raise_nothing():
