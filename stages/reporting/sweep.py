@@ -88,23 +88,25 @@ def run_of(entry: dict, name: str) -> Run | None:
 
 
 def runs_from_exp_show(entries: list[dict]) -> list[Run]:
-    """Every commit shown and every experiment under it, in the order dvc lists them.
+    """Every experiment shown and the commits they start from, one run per set of params.
 
     The workspace is left out: it repeats the last experiment run in it, or holds
-    uncommitted results. A run shown twice (identical params and metrics) counts once.
+    uncommitted results. Runs with the same params count once, the first in dvc's
+    order with a commit's experiments (newest first) before the commit itself: a
+    queued `alpha=50 rl.seed=0` replaces the commit it was queued from, not joins it.
     """
     runs, seen = [], set()
     for entry in entries:
         if entry.get("rev") == "workspace":
             continue
-        candidates = [(entry, entry.get("name") or entry.get("rev", "")[:7])]
-        for group in entry.get("experiments") or []:
-            candidates += [(rev, rev.get("name") or group.get("name") or rev.get("rev", "")[:7]) for rev in group.get("revs") or []]
+        candidates = [(rev, rev.get("name") or group.get("name") or rev.get("rev", "")[:7])
+                      for group in entry.get("experiments") or [] for rev in group.get("revs") or []]
+        candidates.append((entry, entry.get("name") or entry.get("rev", "")[:7]))
         for rev, name in candidates:
             run = run_of(rev, name)
             if run is None:
                 continue
-            fingerprint = json.dumps([run.params, run.metrics], sort_keys=True, default=str)
+            fingerprint = json.dumps(run.params, sort_keys=True, default=str)
             if fingerprint not in seen:
                 seen.add(fingerprint)
                 runs.append(run)

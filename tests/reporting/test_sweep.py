@@ -32,18 +32,25 @@ def table_row(table: str, first_cell: str) -> list[str]:
     return [cell.strip() for cell in line.strip("|").split("|")]
 
 
-def test_runs_are_the_commit_and_its_finished_experiments_once_each(entries):
+def test_runs_are_the_finished_experiments_and_their_commit(entries):
     runs = runs_from_exp_show(entries)
     finished = experiments(entries)
-    assert [run.name for run in runs] == ["master"] + [rev["name"] for rev in finished]
+    assert [run.name for run in runs] == [rev["name"] for rev in finished] + ["master"]
     assert len(finished) == 5 and len(entries[1]["experiments"]) == 6  # the queued one has no metrics
-    assert runs[0].params["rl.seed"] == 0 and runs[0].params["alpha"] == 50
+    assert runs[-1].params["rl.seed"] == 0 and runs[-1].params["alpha"] == 50
 
 
 def test_a_run_listed_twice_counts_once(entries):
     before = runs_from_exp_show(entries)
     entries[1]["experiments"].append(json.loads(json.dumps(entries[1]["experiments"][0])))
     assert runs_from_exp_show(entries) == before
+
+
+def test_an_experiment_with_the_commits_params_replaces_the_commit(entries):
+    rerun = entries[1]["experiments"][0]["revs"][0]
+    rerun["data"]["params"] = json.loads(json.dumps(entries[1]["data"]["params"]))
+    names = [run.name for run in runs_from_exp_show(entries)]
+    assert rerun["name"] in names and "master" not in names
 
 
 def test_a_row_per_alpha_with_one_value_per_seed_in_seed_order(entries):
