@@ -28,6 +28,8 @@ STAGES = {
     "sft": "Behavior cloning: fine-tune the base LM on prompt -> story.",
     "reward": "Train the reward model (tier, pairwise or listwise) on the rankings.",
     "rl": "RL fine-tuning of the SFT policy against the reward model (rl.algo, alpha, KL).",
+    "evaluate": "The policy against SFT on the test prompts: reward, gold, perplexity, KL, diversity, win rates.",
+    "report": "reports/report.md and a self-contained report.html: data, models, RL, evaluation, samples.",
 }
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params file to read.")
@@ -91,6 +93,40 @@ def fake_reddit(
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo(f"stopped after {server.tally()}")
+
+
+@app.command(name="sweep")
+def sweep(
+    params: list[str] = typer.Argument(..., help="The swept params, as in params.yaml: alpha, rl.algo, reward.kind, ..."),
+    metric: list[str] = typer.Option(None, "--metric", help="A metric column instead of the default three (repeatable)."),
+    seed: str = typer.Option("rl.seed", "--seed", help="The param that orders the runs within a row."),
+    from_json: Path = typer.Option(None, "--from-json", help="Read a saved `dvc exp show --json` instead of running it."),
+    all_commits: bool = typer.Option(False, "--all-commits", help="Experiments of every commit, not only HEAD's."),
+) -> None:
+    """The original experiments' table from `dvc exp show`: a row per value of PARAM, a value per seed, '-' for a blow-up.
+
+    Writes reports/sweep.md and reports/sweep.png, and prints the table.
+    """
+    from stages.common.atomic_io import atomic_write_bytes, atomic_write_text
+    from stages.common.layout import SWEEP_FIGURE_FILE, SWEEP_MARKDOWN_FILE
+    from stages.reporting.figures import panels_png
+    from stages.reporting.sweep import (DEFAULT_COLUMNS, Column, exp_show_entries, parse_exp_show, render_sweep,
+                                        runs_from_exp_show, sweep_panels, sweep_rows)
+
+    try:
+        entries = parse_exp_show(from_json.read_text()) if from_json else exp_show_entries(Path.cwd(), all_commits)
+        runs = runs_from_exp_show(entries)
+        if not runs:
+            raise StageError("no experiment with metrics yet: queue some (dvc exp run --queue -S ...) and run them (dvc exp run --run-all)")
+        columns = [Column(name, name) for name in metric] if metric else list(DEFAULT_COLUMNS)
+        rows = sweep_rows(runs, params, seed)
+    except StageError as error:
+        typer.echo(f"ahf sweep: error: {error}", err=True)
+        raise typer.Exit(2) from None
+    table = render_sweep(rows, params, columns, seed)
+    atomic_write_text(SWEEP_MARKDOWN_FILE, f"# Sweep of {', '.join(params)}\n\n{table}")
+    atomic_write_bytes(SWEEP_FIGURE_FILE, panels_png(sweep_panels(rows, params, columns)))
+    typer.echo(table + f"\n{len(runs)} runs -> {SWEEP_MARKDOWN_FILE}, {SWEEP_FIGURE_FILE}")
 
 
 def main() -> None:

@@ -132,10 +132,12 @@ QUICK_SFT = {"max_steps": 30, "eval_every": 10, "warmup_steps": 5, "sample_promp
 QUICK_REWARD = {"max_steps": 12, "eval_every": 6, "warmup_steps": 2}
 QUICK_RL = {"steps": 4, "prompts_per_step": 2, "samples_per_prompt": 2, "max_new_tokens": 12, "eval_every": 2,
             "eval_prompts": 2, "ref_batch_size": 4}
+QUICK_EVALUATE = {"prompts": 3, "samples_per_prompt": 2, "max_new_tokens": 12}
 
 
 def model_params(folder: Path, **section_overrides: dict) -> Path:
-    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD, "rl": QUICK_RL}
+    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD, "rl": QUICK_RL,
+                "evaluate": QUICK_EVALUATE}
     for name, values in section_overrides.items():
         sections[name] = sections.get(name, {}) | values
     return write_params(folder, **sections)
@@ -186,6 +188,30 @@ def rl_project(tmp_path: Path, trained_project: Path) -> Path:
     """A writable copy of the trained project: data, tokenizer, SFT and reward models; rl runs next."""
     for path in ("data", "models/tokenizer", "models/sft", "models/reward"):
         shutil.copytree(trained_project / path, tmp_path / path)
+    model_params(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def evaluated_project(tmp_path_factory, ranked_data: Path, trained_project: Path) -> Path:
+    """The trained project after rl and evaluate, with every report the report stage reads; read only."""
+    folder = tmp_path_factory.mktemp("evaluated")
+    for path in ("data", "models/tokenizer", "models/sft", "models/reward", "reports"):
+        shutil.copytree(trained_project / path, folder / path)
+    for name in ("scrape.json", "rank.json"):
+        shutil.copy(ranked_data / "reports" / name, folder / "reports" / name)
+    model_params(folder)
+    for stage in ("rl", "evaluate"):
+        result = run_ahf(folder, stage)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture
+def evaluate_project(tmp_path: Path, evaluated_project: Path) -> Path:
+    """A writable copy of the evaluated project: evaluate or report runs next."""
+    for path in ("data", "models", "reports"):
+        shutil.copytree(evaluated_project / path, tmp_path / path)
     model_params(tmp_path)
     return tmp_path
 

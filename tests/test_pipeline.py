@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FAST_REDDIT, PROJECT, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL, praw_env, project_params, serve
+from conftest import (FAST_REDDIT, PROJECT, QUICK_EVALUATE, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL,
+                      praw_env, project_params, serve)
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
 
@@ -35,7 +36,8 @@ def pipeline_repo(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD, rl=QUICK_RL)
+    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD, rl=QUICK_RL,
+                           evaluate=QUICK_EVALUATE)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(small))
     run(tmp_path, "git", "init", "-q")
     run(tmp_path, "git", "add", "-A")
@@ -68,24 +70,48 @@ def set_param(repo: Path, section: str | None, key: str, value: object) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def test_the_whole_pipeline_and_only_what_a_param_change_affects(pipeline_repo):
-    first = run(pipeline_repo, "dvc", "repro")
-    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward", "rl"]
-    assert "up to date" in run(pipeline_repo, "dvc", "repro").stdout
+AFTER_RL = ["rl", "evaluate", "report"]
 
-    set_param(pipeline_repo, None, "alpha", 20)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rl"]
+
+def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_affects(pipeline_repo):
+    first = run(pipeline_repo, "dvc", "repro")
+    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward"] + AFTER_RL
+    for output in ("reports/metrics.json", "reports/samples.jsonl", "reports/report.md", "reports/report.html",
+                   "reports/figures/rl_curves.png"):
+        assert (pipeline_repo / output).exists(), output
+    again = run(pipeline_repo, "dvc", "repro").stdout
+    assert stages_run(again) == [] and "up to date" in again
+    run(pipeline_repo, "git", "add", "-A")
+    run(pipeline_repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "baseline run")
+
+    # The experiment loop of the README: one experiment, its diff, then a queued sweep.
+    assert stages_run(run(pipeline_repo, "dvc", "exp", "run", "-S", "alpha=20").stdout) == AFTER_RL
+    diff = json.loads(run(pipeline_repo, "dvc", "metrics", "diff", "--json").stdout)
+    assert set(diff) == {"reports/rl.json", "reports/metrics.json"}
+    assert "evaluate/policy/reward" in diff["reports/metrics.json"] and "rl/policy/reward" in diff["reports/rl.json"]
+    queued = run(pipeline_repo, "dvc", "exp", "run", "--queue", "-S", "alpha=100", "-S", "rl.seed=0,1").stdout
+    assert queued.count("Queued experiment") == 2
+    assert stages_run(run(pipeline_repo, "dvc", "exp", "run", "--run-all").stdout) == AFTER_RL * 2
+    sweep = run(pipeline_repo, sys.executable, "-m", "stages", "sweep", "alpha").stdout
+    rows = {line.split("|")[1].strip(): line for line in sweep.splitlines() if line.startswith("| ")}
+    assert {"Baseline (SFT)", "20", "50", "100"} <= set(rows)  # the commit, the experiment, the queued pair
+    assert rows["100"].split("|")[2].strip() == "0/2" and rows["100"].split("|")[3].count(",") == 1
+    assert rows["100"] in (pipeline_repo / "reports/sweep.md").read_text()
+
     set_param(pipeline_repo, "reward", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward", "rl"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward"] + AFTER_RL
     set_param(pipeline_repo, "sft", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward", "rl"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward"] + AFTER_RL
     # Pairs change, stories do not: the tokenizer and SFT read only stories.
     set_param(pipeline_repo, "rank", "pair_margin", 0.8)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward", "rl"]
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward"] + AFTER_RL
 
-    plots = run(pipeline_repo, "dvc", "plots", "show", "--json").stdout
+    plots = json.loads(run(pipeline_repo, "dvc", "plots", "show", "--json").stdout)["data"]
     assert "reports/sft_live/plots/metrics/sft/val_perplexity.tsv" in plots
     assert "reports/reward_live/plots/metrics/reward/val_pairwise_accuracy.tsv" in plots
+    assert plots["reports/figures/overoptimisation.png"][0]["type"] == "image"
+    gold_vs_kl = plots["rl_gold_vs_kl"][0]["content"]["data"]["values"]
+    assert [row["step"] for row in gold_vs_kl] == ["0", "2", "4"] and {"kl", "gold"} <= set(gold_vs_kl[0])
 
 
 def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):

@@ -10,6 +10,7 @@ back. One writer per output folder at a time.
 """
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -40,6 +41,14 @@ def recover_output_dir(final: Path) -> None:
             shutil.rmtree(abandoned, ignore_errors=True)
 
 
+def default_mode(directory: bool) -> int:
+    """The mode mkdir() or open() would give: mkdtemp and mkstemp make private ones
+    (0700, 0600), which would leave a report unreadable to anyone else."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 @contextmanager
 def atomic_output_dir(final: Path) -> Iterator[Path]:
     """Yield an empty folder beside `final`; on success it replaces `final`."""
@@ -47,6 +56,7 @@ def atomic_output_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     recover_output_dir(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    os.chmod(staging, default_mode(directory=True))
     try:
         yield staging
     except BaseException:
@@ -60,14 +70,19 @@ def atomic_output_dir(final: Path) -> Iterator[Path]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(staging, default_mode(directory=False))
         os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
@@ -75,8 +90,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_metrics(path: Path, metrics: dict[str, float | int | bool | None]) -> None:
-    """Flat JSON, keys sorted, so `dvc metrics diff` and git diffs stay readable."""
-    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    """Flat JSON, keys sorted, so `dvc metrics diff` and git diffs stay readable.
+    NaN and infinities are not JSON: they are written as null (no value)."""
+    finite = {key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in metrics.items()}
+    atomic_write_text(path, json.dumps(finite, indent=2, sort_keys=True) + "\n")
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -267,6 +267,35 @@ class RLConfig(Section):
         return self
 
 
+class EvaluateConfig(Section):
+    """The yardstick: SFT and the policy decoded alike on the test prompts (README: evaluate).
+
+    Its own sampling params, not rl's: changing how RL explores must not silently
+    change what the policy is measured with.
+    """
+
+    seed: int = 0  # one sampling seed for both models, so they are compared on the same draws
+    prompts: int | None = Field(64, ge=1)  # the first N test prompts (sorted); None: all of them
+    samples_per_prompt: int = Field(3, ge=1)  # sampled stories per prompt, beside one greedy decode
+    max_new_tokens: int = Field(96, ge=1)
+    temperature: float = Field(1.0, gt=0.0)
+    top_k: int = Field(0, ge=0)  # 0: no cut
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    batch_size: int = Field(256, ge=1)  # rows decoded at once: speed and memory (the draws change, not their law)
+    # Test stories whose perplexity is measured: a seeded sample of this many; None: all.
+    reference_stories: int | None = Field(256, ge=1)
+
+
+class ReportConfig(Section):
+    """What the report shows and when it warns (README: report)."""
+
+    samples: int = Field(5, ge=0)  # test prompts shown side by side (SFT | policy)
+    # Warnings: a fall of distinct-2 past this share of SFT's, or a rise of the test
+    # perplexity past this share of SFT's, is called out.
+    distinct_2_drop: float = Field(0.05, ge=0.0)
+    perplexity_rise: float = Field(0.10, ge=0.0)
+
+
 def load_alpha(path: Path) -> float:
     """The weight of the likelihood term: a top-level key, as users spell it (`-S alpha=20`)."""
     value = read_params(path).get("alpha", 50.0)

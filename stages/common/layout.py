@@ -18,6 +18,15 @@ SFT_LIVE_DIR = REPORTS_DIR / "sft_live"
 REWARD_LIVE_DIR = REPORTS_DIR / "reward_live"
 RL_SAMPLES_FILE = REPORTS_DIR / "rl_samples.jsonl"
 RL_LIVE_DIR = REPORTS_DIR / "rl_live"
+# evaluate's metrics are the ones a user compares most: the conventional name, not evaluate.json.
+EVALUATE_METRICS_FILE = REPORTS_DIR / "metrics.json"
+EVALUATE_SAMPLES_FILE = REPORTS_DIR / "samples.jsonl"
+REPORT_MARKDOWN_FILE = REPORTS_DIR / "report.md"
+REPORT_HTML_FILE = REPORTS_DIR / "report.html"
+FIGURES_DIR = REPORTS_DIR / "figures"
+# `ahf sweep` (a command, not a stage): beside the report, outside what DVC tracks.
+SWEEP_MARKDOWN_FILE = REPORTS_DIR / "sweep.md"
+SWEEP_FIGURE_FILE = REPORTS_DIR / "sweep.png"
 
 
 def metrics_file(stage: str) -> Path:

@@ -1,11 +1,13 @@
 """Causal-LM likelihood of story tokens: the SFT loss and the perplexity metric."""
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
-from stages.modeling.story_format import IGNORE_INDEX
+from stages.modeling.story_format import IGNORE_INDEX, EncodedStory, lm_batch
 
 
 def story_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,3 +57,9 @@ def dataset_perplexity(model, loader) -> float:
             nll, n = story_nll(logits, batch["labels"].to(device))
             total, count = total + float(nll), count + int(n)
     return perplexity(total, count)
+
+
+def perplexity_loader(stories: list[EncodedStory], pad_id: int, batch_size: int = 64) -> DataLoader:
+    """Held-out stories in batches of similar length (shortest first), so little is padding."""
+    ordered = sorted(stories, key=lambda story: len(story.input_ids))
+    return DataLoader(ordered, batch_size=batch_size, collate_fn=partial(lm_batch, pad_id=pad_id))

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.common.atomic_io import atomic_output_dir, recover_output_dir, retired_dir
+from stages.common.atomic_io import atomic_output_dir, atomic_write_text, default_mode, recover_output_dir, retired_dir
 
 
 def folder_with(path: Path, text: str) -> Path:
@@ -47,3 +47,11 @@ def test_a_failed_write_leaves_the_previous_folder(tmp_path):
         raise RuntimeError("killed")
     assert (raw / "file.txt").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_outputs_get_the_usual_modes_not_private_temporary_ones(tmp_path):
+    atomic_write_text(tmp_path / "report.md", "# report\n")
+    with atomic_output_dir(tmp_path / "figures") as staging:
+        (staging / "a.png").write_bytes(b"png")
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == default_mode(directory=False)
+    assert (tmp_path / "figures").stat().st_mode & 0o777 == default_mode(directory=True)
