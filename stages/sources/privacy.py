@@ -35,5 +35,5 @@ def author_salt(salt_file: Path = SALT_FILE) -> str:
             return salt
         raise StageError(f"{salt_file} is empty: set {SALT_VARIABLE}, or delete the file to draw a new salt")
     salt = secrets.token_hex(16)
-    atomic_write_text(salt_file, salt + "\n")  # created readable by its owner only
+    atomic_write_text(salt_file, salt + "\n", mode=0o600)  # readable by its owner only
     return salt
