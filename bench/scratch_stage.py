@@ -38,20 +38,31 @@ def with_overrides(params: dict, section: str, overrides: dict) -> dict:
 
 def run_stage(stage: str, linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()) -> tuple[dict, float, dict[str, str]]:
     """(the stage's metrics, its wall seconds, the text of the read_back files) for params.yaml plus overrides."""
+    metrics, seconds, files = run_stages([stage], linked, overrides, read_back)
+    return metrics[stage], seconds[stage], files
+
+
+def run_stages(stages: list[str], linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()) -> tuple[dict, dict, dict[str, str]]:
+    """Stages one after another in one scratch folder (the first one's section takes the
+    undotted overrides): each one's metrics and wall seconds, and the read_back files."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for path in linked:
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / path).symlink_to(PROJECT / path)
-        params = with_overrides(yaml.safe_load((PROJECT / "params.yaml").read_text()), stage, overrides)
+        params = with_overrides(yaml.safe_load((PROJECT / "params.yaml").read_text()), stages[0], overrides)
         (folder / "params.yaml").write_text(yaml.safe_dump(params))
-        started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "stages", stage], cwd=folder, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        if result.returncode:
-            sys.exit(f"{stage} {overrides} failed:\n{result.stderr[-2000:]}")
+        metrics, seconds = {}, {}
+        for stage in stages:
+            started = time.perf_counter()
+            result = subprocess.run([sys.executable, "-m", "stages", stage], cwd=folder, capture_output=True, text=True)
+            seconds[stage] = time.perf_counter() - started
+            if result.returncode:
+                sys.exit(f"{stage} {overrides} failed:\n{result.stderr[-2000:]}")
+            metrics_file = folder / ("reports/metrics.json" if stage == "evaluate" else f"reports/{stage}.json")
+            metrics[stage] = json.loads(metrics_file.read_text())
         files = {path: (folder / path).read_text() for path in read_back}
-        return json.loads((folder / f"reports/{stage}.json").read_text()), seconds, files
+        return metrics, seconds, files
 
 
 def cell(value) -> str:
