@@ -223,6 +223,7 @@ class RLConfig(Section):
     # Linear warm-up over the first optimizer updates: Adam's first steps move every
     # weight by about lr whatever the gradient's size, a jolt away from SFT.
     warmup_steps: int = Field(5, ge=0)
+    lr_decay: Literal["constant", "cosine"] = "cosine"
     max_grad_norm: float = Field(1.0, gt=0.0)
     mixed_precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on a GPU
     # The likelihood term: reference (prompt, story) pairs of these train tiers.

@@ -4,6 +4,8 @@ The original experiments lowered alpha over 500 batches, [90, 70, 50, 30, 20]: s
 close to the SFT model and let the reward pull harder as the policy settles.
 """
 
+import math
+
 
 def alpha_at(step: int, total_steps: int, alpha: float, schedule: list[float] | None) -> float:
     """alpha in force at `step` (0-based): the constant, or the schedule's values spread
@@ -20,3 +22,15 @@ def warmup_factor(update: int, warmup_steps: int) -> float:
     if update >= warmup_steps:
         return 1.0
     return (update + 1) / (warmup_steps + 1)
+
+
+def lr_factor(update: int, warmup_steps: int, total_updates: int, decay: str) -> float:
+    """Warm-up, then `constant` 1 or a `cosine` fall towards 0 over the remaining updates:
+    the last updates move the policy less, so the one saved is less the luck of its last batch."""
+    rise = warmup_factor(update, warmup_steps)
+    if decay == "constant" or update < warmup_steps:
+        return rise
+    if decay != "cosine":
+        raise ValueError(f"unknown lr decay {decay!r}")
+    progress = (update - warmup_steps + 1) / max(total_updates - warmup_steps + 1, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))

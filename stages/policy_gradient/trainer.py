@@ -31,7 +31,7 @@ from stages.policy_gradient.critic import ValueHead
 from stages.policy_gradient.estimators import RolloutSignals, advantages_for, folds_kl_into_reward, uses_critic
 from stages.policy_gradient.kl import AdaptiveKLController, FixedKLController, kl_per_token
 from stages.policy_gradient.losses import dpo_loss, kl_loss, policy_gradient_loss, ppo_clipped_loss, value_loss
-from stages.policy_gradient.schedules import alpha_at, warmup_factor
+from stages.policy_gradient.schedules import alpha_at, lr_factor
 
 # Evaluation's KL to SFT: k3 is unbiased and never negative, so a small sample reads well.
 EVAL_KL_ESTIMATOR = "k3"
@@ -104,7 +104,9 @@ class PolicyTrainer:
             self.critic = ValueHead(models.policy.config.hidden_size, config.critic_layers).to(device)
             groups.append({"params": list(self.critic.parameters()), "lr": config.critic_lr})
         self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
-        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda update: warmup_factor(update, config.warmup_steps))
+        total_updates = config.steps * (config.ppo_epochs * config.ppo_minibatches if config.algo == "ppo" else 1)
+        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda update: lr_factor(update, config.warmup_steps, total_updates, config.lr_decay))
         self.kl_controller = (AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
                               if config.kl_target else FixedKLController(config.kl_coef))
         self.sampling = SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
