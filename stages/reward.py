@@ -33,6 +33,10 @@ from stages.modeling.story_format import LengthGroupedBatches, encode_story
 from stages.modeling.training_loop import accelerator_for, fit
 
 
+# Train stories scored for the normalising mean and std.
+NORMALISING_STORIES = 2048
+
+
 def pairwise_accuracy(reward_of: pd.Series, pairs: pd.DataFrame) -> float:
     """Share of pairs whose chosen story gets the higher reward; a tie counts half."""
     chosen = reward_of.loc[pairs["chosen_id"]].to_numpy()
@@ -142,7 +146,9 @@ def run(params: Path) -> str:
             accelerator=accelerator, live=live, prefix="reward",
         )
         scorer = RewardScorer.load(staging, accelerator.device)
-        train_rewards = scorer.score(train_stories["prompt"].tolist(), train_stories["story"].tolist())
+        # A sample gives the mean and std to ~2% (std / sqrt(n)) in a fraction of the time.
+        normalising = train_stories.sample(min(NORMALISING_STORIES, len(train_stories)), random_state=config.seed)
+        train_rewards = scorer.score(normalising["prompt"].tolist(), normalising["story"].tolist())
         statistics = {"train_mean": float(train_rewards.mean()), "train_std": float(train_rewards.std().clamp(min=1e-6))}
         scorer = RewardScorer(scorer.model, tokenizer, replace(head, **statistics))
         scorer.save(staging)
