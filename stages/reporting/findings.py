@@ -62,13 +62,17 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
         if distinct_down:
             signs.append(f"distinct-2 fell {-distinct_change:.0%} ({metrics['evaluate/sft/distinct_2']:.3f} -> "
                          f"{metrics['evaluate/policy/distinct_2']:.3f})")
-        if significant(metrics, "gold") > 0:
+        # Narrower stories while gold still rises are the early sign, not yet a loss of
+        # quality: said in a note, so that a warning always means the policy got worse.
+        gold_up = significant(metrics, "gold") > 0
+        if gold_up:
             meaning = (f": the stories narrow onto what the reward model likes. Gold still rose "
-                       f"({metrics['evaluate/gold_gain']:+.3f}), so this is the early sign, not yet a loss of quality.")
+                       f"({metrics['evaluate/gold_gain']:+.3f}), so this is the early sign of reward hacking, "
+                       "not yet a loss of quality; a larger alpha or rl.kl_coef holds it back.")
         else:
             meaning = ": the policy is exploiting the reward model, not writing better stories."
         warnings.append(Finding(
-            "warning", "Reward hacking",
+            "note" if gold_up else "warning", "Diversity narrowed" if gold_up else "Reward hacking",
             f"The reward model's score rose by {metrics['evaluate/reward_gain']:.2f} SD (win rate "
             f"{metrics['evaluate/win_rate_reward']:.2f}) while " + " and ".join(signs) + meaning,
         ))

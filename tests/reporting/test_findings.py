@@ -29,11 +29,12 @@ def test_reward_up_while_gold_falls_is_reward_hacking():
     assert "gold fell by 0.200" in warning.text
 
 
-def test_reward_up_while_distinct_2_falls_is_reward_hacking_even_while_gold_still_rises():
-    (warning,) = findings(evaluation(**{"evaluate/policy/distinct_2": 0.40}), 0.05, 0.10)
-    assert warning.title == "Reward hacking" and "distinct-2 fell 20%" in warning.text
-    assert "Gold still rose (+0.200), so this is the early sign" in warning.text
+def test_distinct_2_falling_is_reward_hacking_unless_gold_still_rises_then_a_note_of_its_early_sign():
+    (note,) = findings(evaluation(**{"evaluate/policy/distinct_2": 0.40}), 0.05, 0.10)
+    assert note.level == "note" and note.title == "Diversity narrowed" and "distinct-2 fell 20%" in note.text
+    assert "Gold still rose (+0.200), so this is the early sign of reward hacking" in note.text
     (flat_gold,) = findings(evaluation(**{"evaluate/policy/distinct_2": 0.40, "evaluate/gold_gain": 0.0}), 0.05, 0.10)
+    assert flat_gold.level == "warning" and flat_gold.title == "Reward hacking"
     assert "exploiting the reward model" in flat_gold.text and "Gold still rose" not in flat_gold.text
 
 
