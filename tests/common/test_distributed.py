@@ -1,10 +1,24 @@
-"""Data parallelism: shares of a batch, and what one process leaves alone."""
+"""Data parallelism: shares of a batch, and two processes (gloo, on the CPU) taking the
+steps one process takes with the same global batch."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+import two_process_runs as runs
+from conftest import PROJECT
 from stages.common.distributed import BatchShards, DataParallel, buckets, require_even_split, share_bounds
 from stages.common.errors import StageError
+
+# Float rounding only: the processes sum their gradients in another order than one
+# process does. A wrong share of a batch, or a loss weighed per process rather than per
+# token, moves the weights by about the learning rate (3e-3), far past it.
+TOLERANCE = 1e-5
+
 
 @pytest.mark.parametrize(("total", "count", "expected"), [(8, 2, [(0, 4), (4, 8)]), (3, 2, [(0, 2), (2, 3)]),
                                                          (7, 3, [(0, 3), (3, 5), (5, 7)])])
@@ -37,3 +51,53 @@ def test_one_process_is_left_alone():
 def test_gradient_buckets_keep_order_and_size():
     tensors = [torch.zeros(n) for n in (3, 4, 10, 1)]
     assert [[t.numel() for t in bucket] for bucket in buckets(tensors, 8)] == [[3, 4], [10], [1]]
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory, tiny_tokenizer) -> tuple[Path, dict]:
+    """runs' SFT and RL computed by two processes under `accelerate launch` with the
+    project's configs/accelerate/cpu.yaml."""
+    folder = tmp_path_factory.mktemp("two_processes")
+    tiny_tokenizer.save_pretrained(folder / "tokenizer")
+    torch.save(runs.fixed_rollout(runs.load_tokenizer(folder)), folder / "rollout.pt")
+    # One thread each, as in the test's own process below: the same kernels on both sides.
+    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "MASTER_PORT": "29517",
+                        "PYTHONPATH": os.pathsep.join([str(PROJECT / "tests"), str(PROJECT)])}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(PROJECT / "configs/accelerate/cpu.yaml"),
+               "--main_process_port", "29517", str(PROJECT / "tests/two_process_runs.py"), str(folder)]
+    result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder, torch.load(folder / "launched.pt")
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[name] - b[name]).abs().max()) for name in a)
+
+
+def test_two_processes_train_sft_to_the_weights_of_one_with_the_same_global_batch(launched, one_thread):
+    folder, two = launched
+    assert two["processes"] == 2
+    weights, evaluations = runs.sft_run(runs.load_tokenizer(folder))
+    start = runs.tiny_lm(runs.load_tokenizer(folder)).state_dict()
+    assert max_difference(weights, start) > 100 * TOLERANCE  # it did train
+    assert max_difference(two["sft"], weights) < TOLERANCE
+    assert two["sft_evaluations"] == evaluations
+
+
+def test_two_processes_take_the_rl_update_of_one_with_the_same_global_batch(launched, one_thread):
+    folder, two = launched
+    weights, metrics = runs.rl_run(runs.load_tokenizer(folder), torch.load(folder / "rollout.pt"), DataParallel())
+    start = runs.tiny_lm(runs.load_tokenizer(folder)).state_dict()
+    assert max_difference(weights, start) > 100 * TOLERANCE
+    assert max_difference(two["rl"], weights) < TOLERANCE
+    for name in ("rl/loss", "rl/policy_loss", "rl/ref_nll", "rl/kl", "rl/reward_mean", "rl/grad_norm"):
+        assert two["rl_metrics"][name] == pytest.approx(metrics[name], abs=1e-5), name
