@@ -8,7 +8,7 @@ metrics say rl/diverged, and the stage exits 0 so a sweep finishes.
 
 Under `accelerate launch` (launch.config) each of N processes samples and updates on
 prompts_per_step / N of each step's prompts, with replicated models and averaged
-gradients (stages/policy_gradient/distributed.py); only the main process evaluates and
+gradients (stages/policy_gradient/data_parallel.py); only the main process evaluates and
 writes.
 """
 
@@ -36,7 +36,7 @@ from stages.modeling.base_model import load_fused, load_tokenizer
 from stages.modeling.lm_loss import dataset_perplexity
 from stages.modeling.reward_model import RewardScorer
 from stages.modeling.story_format import encode_story, lm_batch
-from stages.policy_gradient.distributed import check_data_parallel
+from stages.policy_gradient.data_parallel import check_data_parallel
 from stages.policy_gradient.trainer import Evaluation, PolicyTrainer, RLModels
 from stages.sources.gold import gold
 

@@ -11,7 +11,7 @@ loss or gradient, or the reference stories' NLL past max_ref_nll_ratio times SFT
 the same batch) is an outcome: the step is not taken, the last good weights are
 restored, and the loop stops.
 
-On N processes (stages/policy_gradient/distributed.py) each steps on its share of the
+On N processes (stages/policy_gradient/data_parallel.py) each steps on its share of the
 prompts; `parallel` averages the gradients, the figures and the checks, so all take
 the same step and stop together. Alone, it does nothing.
 """

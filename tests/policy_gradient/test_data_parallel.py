@@ -2,7 +2,7 @@ import pytest
 
 from stages.common.config import RLConfig
 from stages.common.errors import StageError
-from stages.policy_gradient.distributed import check_data_parallel
+from stages.policy_gradient.data_parallel import check_data_parallel
 
 
 @pytest.mark.parametrize("settings", [{"algo": "rloo"}, {"algo": "grpo"}, {"algo": "scst"}, {"algo": "ppo"},
