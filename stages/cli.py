@@ -42,22 +42,56 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def run_stage(name: str, params: Path) -> None:
+    quiet_libraries()
+    module = importlib.import_module(f"stages.{name}")
+    # Under accelerate launch (torchrun's RANK) only the main process speaks: the others
+    # hit the same error, or finish with nothing to say.
+    main = os.environ.get("RANK", "0") == "0"
+    try:
+        summary = module.run(params)
+    except StageError as error:
+        if main:
+            typer.echo(f"ahf {name}: error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if summary:
+        typer.echo(summary)
+
+
 def register(name: str, help_text: str) -> None:
     def command(params: Path = PARAMS_OPTION) -> None:
-        quiet_libraries()
-        module = importlib.import_module(f"stages.{name}")
-        try:
-            summary = module.run(params)
-        except StageError as error:
-            typer.echo(f"ahf {name}: error: {error}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(summary)
+        run_stage(name, params)
 
     app.command(name=name, help=help_text)(command)
 
 
 for stage_name, stage_help in STAGES.items():
     register(stage_name, stage_help)
+
+
+@app.command(name="launch")
+def launch(
+    stage: str = typer.Argument(..., help=f"The stage: {', '.join(STAGES)}."),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Run STAGE as params' launch section asks: under `accelerate launch` with launch.config
+    (or AHF_ACCELERATE_CONFIG) for sft, reward and rl, with glibc's malloc thresholds set."""
+    from stages.common.config import LaunchConfig, load_section
+    from stages.common.launcher import launch_plan
+
+    try:
+        if stage not in STAGES:
+            raise StageError(f"no stage {stage!r}; the stages are {', '.join(STAGES)}")
+        plan = launch_plan(stage, params, load_section(params, "launch", LaunchConfig), os.environ)
+    except StageError as error:
+        typer.echo(f"ahf launch: error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if plan.argv is None:
+        run_stage(stage, params)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(plan.argv[0], plan.argv, os.environ | plan.env)
 
 
 @app.command(name="fake-reddit")

@@ -5,6 +5,10 @@ Bradley-Terry model of the preference pairs, or a Plackett-Luce model of each
 prompt's whole ranking. The backbone starts from the SFT model (reward.init) and a
 head reads the last story token. Validation pairwise accuracy picks the best
 checkpoint; the test split gives the reported figures.
+
+Under `accelerate launch` (launch.config) each of N processes trains on batch_size / N
+examples of every batch (prompts_per_batch / N lists for listwise); only the main process
+evaluates and writes.
 """
 
 from dataclasses import replace
@@ -19,6 +23,8 @@ from dvclive import Live
 from torch.utils.data import DataLoader
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics
+from stages.common.distributed import SilentLive, on_main_process, require_even_split
+from stages.modeling.adapters import plain_model, trainable
 from stages.modeling.base_model import load_tokenizer
 from stages.common.config import DataConfig, ModelConfig, RewardConfig, load_section
 from stages.common.contracts import TIERS
@@ -66,6 +72,15 @@ def objective(kind: str, margin_scale: float, head: RewardHead):
         return tier_loss(logits, batch["tier"])
 
     return {"pairwise": pairwise, "listwise": listwise, "tier": tier}[kind]
+
+
+def objective_items(kind: str):
+    """items_of(batch) for the kind: what its loss is a mean over (pairs, lists or stories)."""
+    return {
+        "pairwise": lambda batch: torch.tensor(batch["margin"].numel()),
+        "listwise": lambda batch: torch.tensor(batch["list_mask"].size(0)),
+        "tier": lambda batch: torch.tensor(batch["tier"].numel()),
+    }[kind]
 
 
 def training_loader(kind: str, config: RewardConfig, stories: pd.DataFrame, pairs: pd.DataFrame, encode, pad_id: int):
@@ -131,20 +146,26 @@ def run(params: Path) -> str:
     )
     encode = partial(encode_story, tokenizer, max_prompt_tokens=head.max_prompt_tokens, max_tokens=head.max_tokens, add_eos=False)
     loader = training_loader(config.kind, config, train_stories, train_pairs, encode, tokenizer.pad_token_id)
-    model = new_reward_model(config, model_config, tokenizer)
     accelerator = accelerator_for(config)
+    require_even_split(config.prompts_per_batch if config.kind == "listwise" else config.batch_size, accelerator.num_processes,
+                       "reward.prompts_per_batch" if config.kind == "listwise" else "reward.batch_size")
+    model = trainable(new_reward_model(config, model_config, tokenizer), model_config, task="sequence_classification")
+    main = accelerator.is_main_process
 
     def evaluate(model) -> dict[str, float]:
         scorer = RewardScorer(model, tokenizer, head)
         return {"reward/val_pairwise_accuracy": pairwise_accuracy(score_frame(scorer, val_stories), val_pairs)}
 
-    with Live(str(REWARD_LIVE_DIR), save_dvc_exp=False, dvcyaml=False) as live, atomic_output_dir(REWARD_DIR) as staging:
+    with (on_main_process(main, lambda: Live(str(REWARD_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live,
+          on_main_process(main, lambda: atomic_output_dir(REWARD_DIR)) as staging):
         result = fit(
             model=model, loader=loader, loss_of=objective(config.kind, config.margin_scale, head), evaluate=evaluate,
             monitor="reward/val_pairwise_accuracy", higher_is_better=True,
-            on_best=lambda best, step: RewardScorer(best, tokenizer, head).save(staging), config=config,
-            accelerator=accelerator, live=live, prefix="reward",
+            on_best=lambda best, step: RewardScorer(plain_model(best), tokenizer, head).save(staging), config=config,
+            accelerator=accelerator, live=live, prefix="reward", items_of=objective_items(config.kind),
         )
+        if not main:
+            return ""
         scorer = RewardScorer.load(staging, accelerator.device)
         # A sample gives the mean and std to ~2% (std / sqrt(n)) in a fraction of the time.
         normalising = train_stories.sample(min(NORMALISING_STORIES, len(train_stories)), random_state=config.seed)

@@ -5,6 +5,11 @@ rl.algo (stages/policy_gradient). On the simulator, gold quality is measured in 
 loop on fixed val prompts, beside the proxy reward, so over-optimisation shows while it
 happens. A divergence is an outcome, not a crash: the last good policy is saved, the
 metrics say rl/diverged, and the stage exits 0 so a sweep finishes.
+
+Under `accelerate launch` (launch.config) each of N processes samples and updates on
+prompts_per_step / N of each step's prompts, with replicated models and averaged
+gradients (stages/policy_gradient/data_parallel.py); only the main process evaluates and
+writes.
 """
 
 import json
@@ -21,14 +26,17 @@ from transformers import AutoModelForCausalLM
 
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
 from stages.common.config import DataConfig, ModelConfig, RLConfig, load_alpha, load_section
+from stages.common.distributed import DataParallel, SilentLive, on_main_process
 from stages.common.datasets import load_pairs, load_stories, split_of
 from stages.common.errors import StageError
 from stages.common.layout import POLICY_DIR, REWARD_DIR, RL_LIVE_DIR, RL_SAMPLES_FILE, SFT_DIR, metrics_file
 from stages.common.progress import progress_bar
+from stages.modeling.adapters import plain_model, trainable
 from stages.modeling.base_model import load_fused, load_tokenizer
 from stages.modeling.lm_loss import dataset_perplexity
 from stages.modeling.reward_model import RewardScorer
 from stages.modeling.story_format import encode_story, lm_batch
+from stages.policy_gradient.data_parallel import check_data_parallel
 from stages.policy_gradient.trainer import Evaluation, PolicyTrainer, RLModels
 from stages.sources.gold import gold
 
@@ -36,7 +44,9 @@ from stages.sources.gold import gold
 PERPLEXITY_STORIES = 256
 
 
-def device_for_rl() -> torch.device:
+def device_for_rl(parallel: DataParallel) -> torch.device:
+    if parallel.count > 1:
+        return parallel.device  # this process's own GPU (or the CPU)
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
@@ -45,7 +55,9 @@ def load_models(model_config: ModelConfig, device: torch.device) -> RLModels:
         if not path.exists():
             raise StageError(f"{path} not found: run `ahf {stage}` first")
     tokenizer = load_tokenizer()
-    policy = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
+    # With LoRA the reference stays a separate frozen copy rather than the policy with its
+    # adapters off: one code path for both, at the cost of one more copy of the weights.
+    policy = trainable(load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device), model_config, task="causal_lm")
     reference = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
     scorer = RewardScorer.load(REWARD_DIR, device)
     scorer.model.requires_grad_(False)
@@ -76,7 +88,9 @@ def run(params: Path) -> str:
     config = load_section(params, "rl", RLConfig)
     alpha = load_alpha(params)
     set_seed(config.seed)
-    device = device_for_rl()
+    parallel = DataParallel.start()
+    check_data_parallel(config, parallel.count)
+    device = device_for_rl(parallel)
     models = load_models(model_config, device)
 
     stories = load_stories()
@@ -99,38 +113,44 @@ def run(params: Path) -> str:
                                    batch_size=64, collate_fn=partial(lm_batch, pad_id=models.tokenizer.pad_token_id))
 
     trainer = PolicyTrainer(models, config, alpha, reference_stories, pairs, device,
-                            gold_of=gold if data.source == "simulated" else None)
+                            gold_of=gold if data.source == "simulated" else None, parallel=parallel)
     eval_seed = config.seed + 1
     evaluate = partial(trainer.evaluate, prompts=eval_prompts, samples=config.eval_samples_per_prompt, seed=eval_seed)
-    sft_eval = evaluate(models.reference)
-    sft_perplexity = dataset_perplexity(models.reference, perplexity_loader)
-    samples = sample_rows(0, sft_eval)
+    main = parallel.is_main
+    if main:
+        sft_eval = evaluate(models.reference)
+        sft_perplexity = dataset_perplexity(models.reference, perplexity_loader)
+        samples = sample_rows(0, sft_eval)
     prompts = prompt_stream(train_prompts, config.prompts_per_step, config.seed)
     diverged_at, why, step = None, None, 0
     started = time.perf_counter()
 
-    with Live(str(RL_LIVE_DIR), save_dvc_exp=False, dvcyaml=False) as live:
-        log_evaluation(live, 0, sft_eval)
+    with on_main_process(main, lambda: Live(str(RL_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live:
+        if main:
+            log_evaluation(live, 0, sft_eval)
         live.next_step()
-        with progress_bar(total=config.steps, desc="rl", unit="step") as progress:
+        with progress_bar(total=config.steps, desc="rl", unit="step", disable=not main) as progress:
             for step in range(1, config.steps + 1):
-                outcome = trainer.step(step - 1, next(prompts), config.steps)
+                outcome = trainer.step(step - 1, parallel.take(next(prompts)), config.steps)
                 if outcome.diverged:
                     diverged_at, why = step, outcome.diverged
-                    progress.write(f"rl: diverged at step {step}: {why}; keeping the policy of step {step - 1}")
+                    if main:
+                        progress.write(f"rl: diverged at step {step}: {why}; keeping the policy of step {step - 1}")
                     break
                 live.step = step
                 for name, value in outcome.metrics.items():
                     live.log_metric(name, value)
                 progress.update(1)
                 progress.set_postfix(reward=f"{outcome.metrics.get('rl/reward_mean', float('nan')):.3f}")
-                if step % config.eval_every == 0 or step == config.steps:
+                if main and (step % config.eval_every == 0 or step == config.steps):
                     final_eval = evaluate(models.policy)
                     log_evaluation(live, step, final_eval)
                     samples += sample_rows(step, final_eval)
                     progress.write(f"rl step {step}: " + ", ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in final_eval.summary("rl/eval").items()))
                 live.next_step()
     seconds = time.perf_counter() - started
+    if not main:
+        return ""
     steps_done = step - 1 if diverged_at else step
     if diverged_at:  # the restored weights have not been evaluated yet
         final_eval = evaluate(models.policy)
@@ -138,7 +158,7 @@ def run(params: Path) -> str:
     policy_perplexity = dataset_perplexity(models.policy, perplexity_loader)
 
     with atomic_output_dir(POLICY_DIR) as staging:
-        models.policy.save_pretrained(staging)
+        plain_model(models.policy).save_pretrained(staging)
         models.tokenizer.save_pretrained(staging)
     atomic_write_text(RL_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
     metrics = rl_metrics(config, sft_eval, final_eval, sft_perplexity, policy_perplexity, trainer, steps_done, seconds, diverged_at)

@@ -5,6 +5,9 @@ sft.eval_every steps on the val split (all tiers: a fixed yardstick whatever
 sft.tiers says); the best checkpoint is kept and training stops early when it stops
 improving. At every evaluation the model writes stories for a few fixed val prompts
 into reports/sft_samples.jsonl, so a user can watch it learn.
+
+Under `accelerate launch` (launch.config) each of N processes trains on batch_size / N
+stories of every batch; only the main process evaluates and writes.
 """
 
 import json
@@ -19,6 +22,8 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
+from stages.common.distributed import SilentLive, on_main_process, require_even_split
+from stages.modeling.adapters import plain_model, trainable
 from stages.modeling.base_model import load_base_lm, load_tokenizer
 from stages.common.config import ModelConfig, SftConfig, load_section
 from stages.common.datasets import load_stories, split_of
@@ -26,7 +31,7 @@ from stages.common.errors import StageError
 from stages.modeling.generation import generate_stories
 from stages.common.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
 from stages.modeling.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
-from stages.modeling.story_format import LengthGroupedBatches, encode_story, lm_batch
+from stages.modeling.story_format import IGNORE_INDEX, LengthGroupedBatches, encode_story, lm_batch
 from stages.modeling.training_loop import accelerator_for, fit
 
 
@@ -37,6 +42,11 @@ def eval_subset(stories: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
 def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     nll, count = story_nll(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, batch["labels"])
     return nll / count.clamp(min=1)
+
+
+def story_tokens(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """What lm_loss is a mean over: the story tokens predicted (as story_nll counts them)."""
+    return (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
 
 
 def run(params: Path) -> str:
@@ -77,14 +87,19 @@ def run(params: Path) -> str:
         return {"sft/val_perplexity": dataset_perplexity(model, eval_loaders["val"])}
 
     accelerator = accelerator_for(config)
-    model = load_base_lm(model_config, tokenizer)
-    with Live(str(SFT_LIVE_DIR), save_dvc_exp=False, dvcyaml=False) as live, atomic_output_dir(SFT_DIR) as staging:
+    require_even_split(config.batch_size, accelerator.num_processes, "sft.batch_size")
+    model = trainable(load_base_lm(model_config, tokenizer), model_config, task="causal_lm")
+    main = accelerator.is_main_process
+    with (on_main_process(main, lambda: Live(str(SFT_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live,
+          on_main_process(main, lambda: atomic_output_dir(SFT_DIR)) as staging):
         result = fit(
             model=model, loader=train_loader, loss_of=lm_loss, evaluate=evaluate,
             monitor="sft/val_perplexity", higher_is_better=False,
-            on_best=lambda best, step: best.save_pretrained(staging), config=config,
-            accelerator=accelerator, live=live, prefix="sft",
+            on_best=lambda best, step: plain_model(best).save_pretrained(staging), config=config,
+            accelerator=accelerator, live=live, prefix="sft", items_of=story_tokens,
         )
+        if not main:
+            return ""
         tokenizer.save_pretrained(staging)
         best = AutoModelForCausalLM.from_pretrained(staging).to(accelerator.device).eval()
         test_perplexity = dataset_perplexity(best, eval_loaders["test"])

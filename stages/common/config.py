@@ -136,6 +136,20 @@ def describe_validation_error(section: str, error: ValidationError) -> str:
     return f"{key}: {first['msg']}{got}{more}"
 
 
+class LoraConfig(Section):
+    """Low-rank adapters (Hu et al. 2021, through peft) in place of a full fine-tune; r 0 is off.
+
+    Only the adapters (and a reward model's head) train; the saved model has them merged
+    in, so every later stage reads a plain model folder.
+    """
+
+    r: int = Field(0, ge=0)
+    alpha: float = Field(16.0, gt=0.0)  # the update is scaled by alpha / r
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    # GPT-2's attention (c_attn) and projections (c_proj); other bases name theirs differently.
+    target_modules: list[str] = Field(default_factory=lambda: ["c_attn", "c_proj"], min_length=1)
+
+
 class ModelConfig(Section):
     """The base: `tiny` is a GPT-2 trained from scratch; anything else is loaded with from_pretrained."""
 
@@ -148,6 +162,10 @@ class ModelConfig(Section):
     # Every model: how much of a (prompt, story) it reads.
     max_tokens: int = Field(192, ge=16)
     max_prompt_tokens: int = Field(48, ge=4)
+    # Memory, for large bases (sft, reward, rl): recompute each block's activations in the
+    # backward pass instead of keeping them (about a third more compute, far less memory).
+    gradient_checkpointing: bool = False
+    lora: LoraConfig = LoraConfig()
 
     @model_validator(mode="after")
     def _fits(self) -> "ModelConfig":
@@ -295,6 +313,20 @@ class ReportConfig(Section):
     # perplexity past this share of SFT's, is called out.
     distinct_2_drop: float = Field(0.05, ge=0.0)
     perplexity_rise: float = Field(0.10, ge=0.0)
+
+
+class LaunchConfig(Section):
+    """How the torch stages run (`ahf launch STAGE`, README: Scale).
+
+    config: an accelerate config file (configs/accelerate/*.yaml) that sft, reward and rl
+    run under with `accelerate launch`; None runs them in this process. The environment
+    variable AHF_ACCELERATE_CONFIG, when set, overrides it.
+    malloc_threshold: bytes for glibc's MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_,
+    set for the stages unless the environment already sets them; None leaves glibc's own.
+    """
+
+    config: str | None = None
+    malloc_threshold: int | None = Field(1 << 30, ge=0)
 
 
 def load_alpha(path: Path) -> float:

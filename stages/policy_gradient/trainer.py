@@ -10,6 +10,10 @@ compute the estimator's advantages, and update the policy on
 loss or gradient, or the reference stories' NLL past max_ref_nll_ratio times SFT's on
 the same batch) is an outcome: the step is not taken, the last good weights are
 restored, and the loop stops.
+
+On N processes (stages/policy_gradient/data_parallel.py) each steps on its share of the
+prompts; `parallel` averages the gradients, the figures and the checks, so all take
+the same step and stop together. Alone, it does nothing.
 """
 
 import contextlib
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 
 from stages.common.config import RLConfig
+from stages.common.distributed import DataParallel
 from stages.modeling.lm_loss import story_logprob_sums, story_nll
 from stages.modeling.sampling import Rollout, SamplingConfig, decode_stories, encode_prompts, sample_rollout, story_token_scores
 from stages.modeling.story_format import EncodedStory, lm_batch
@@ -90,8 +95,9 @@ class PhaseTimer:
 
 class PolicyTrainer:
     def __init__(self, models: RLModels, config: RLConfig, alpha: float, reference_stories: list[EncodedStory],
-                 pairs: list[tuple[EncodedStory, EncodedStory]] | None, device: torch.device, gold_of=None):
-        self.m, self.config, self.alpha, self.device = models, config, alpha, device
+                 pairs: list[tuple[EncodedStory, EncodedStory]] | None, device: torch.device, gold_of=None,
+                 parallel: DataParallel = DataParallel()):
+        self.m, self.config, self.alpha, self.device, self.parallel = models, config, alpha, device, parallel
         self.reference_stories, self.pairs, self.gold_of = reference_stories, pairs, gold_of
         self.pad_id, self.eos_id = models.tokenizer.pad_token_id, models.tokenizer.eos_token_id
         # Dropout off everywhere: the log-probs trained on must be those the tokens were sampled from.
@@ -103,6 +109,7 @@ class PolicyTrainer:
         if config.algo != "dpo" and uses_critic(config.algo, config.ppo_advantage):
             self.critic = ValueHead(models.policy.config.hidden_size, config.critic_layers).to(device)
             groups.append({"params": list(self.critic.parameters()), "lr": config.critic_lr})
+        parallel.broadcast_parameters(p for group in groups for p in group["params"])
         self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
         total_updates = config.steps * (config.ppo_epochs * config.ppo_minibatches if config.algo == "ppo" else 1)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -111,7 +118,8 @@ class PolicyTrainer:
                               if config.kl_target else FixedKLController(config.kl_coef))
         self.sampling = SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
         self.greedy = SamplingConfig(config.max_new_tokens, greedy=True)
-        self.generator = torch.Generator(device=device).manual_seed(config.seed)
+        # Each process samples its own prompts' stories from its own stream.
+        self.generator = torch.Generator(device=device).manual_seed(config.seed + parallel.index)
         self.draws = np.random.default_rng(config.seed)
         self.baseline: float | None = None
         self.timer = PhaseTimer()
@@ -153,8 +161,9 @@ class PolicyTrainer:
         return nll / count.clamp(min=1)
 
     def divergence(self, loss: torch.Tensor, policy_nll: float, sft_nll: float) -> str | None:
-        if not math.isfinite(loss.item()):
-            return f"the loss became {loss.item()}"
+        loss_value = self.parallel.mean_of(loss.item())  # every process refuses the step, or none
+        if not math.isfinite(loss_value):
+            return f"the loss became {loss_value}"
         ratio = policy_nll / sft_nll
         if ratio > self.config.max_ref_nll_ratio:
             return f"the reference stories' NLL rose to {ratio:.2f}x SFT's (rl.max_ref_nll_ratio {self.config.max_ref_nll_ratio})"
@@ -165,6 +174,7 @@ class PolicyTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.parallel.average_gradients(parameters)
         grad_norm = float(torch.nn.utils.clip_grad_norm_(parameters, self.config.max_grad_norm))
         if not math.isfinite(grad_norm):
             return grad_norm, f"the gradient norm became {grad_norm}"
@@ -183,6 +193,7 @@ class PolicyTrainer:
         else:
             outcome = self.online_step(prompts, alpha)
         outcome.metrics |= {"rl/alpha": alpha, "rl/kl_coef": self.kl_controller.value}
+        outcome.metrics = self.parallel.mean(outcome.metrics)
         if outcome.diverged:
             self.restore_last_good()
         return outcome
@@ -215,7 +226,7 @@ class PolicyTrainer:
                                                        sft_nll, mask, alpha, kl_coef, kl_in_reward)
         if config.algo == "reinforce":
             self.baseline = ema_baseline(self.baseline, rewards, config.baseline_decay)
-        self.kl_controller.update(metrics["rl/kl"], len(stories))
+        self.kl_controller.update(self.parallel.mean_of(metrics["rl/kl"]), len(stories) * self.parallel.count)
         seconds = time.perf_counter() - started
         tokens = int(mask.sum())
         metrics |= {
@@ -320,7 +331,7 @@ class PolicyTrainer:
         """Offline: a batch of train preference pairs, no sampling (Rafailov et al. 2023)."""
         config, device = self.config, self.device
         started = time.perf_counter()
-        rows = self.draws.choice(len(self.pairs), size=min(config.dpo_batch_size, len(self.pairs)), replace=False)
+        rows = self.parallel.take(self.draws.choice(len(self.pairs), size=min(config.dpo_batch_size, len(self.pairs)), replace=False))
         chosen = lm_batch([self.pairs[row][0] for row in rows], self.pad_id)
         rejected = lm_batch([self.pairs[row][1] for row in rows], self.pad_id)
         batches = [{name: tensor.to(device) for name, tensor in batch.items()} for batch in (chosen, rejected)]

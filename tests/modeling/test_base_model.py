@@ -24,6 +24,13 @@ def test_a_pretrained_base_loads_from_a_local_folder(tmp_path, tiny_tokenizer):
     for (name, a), (_, b) in zip(saved.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
     assert loaded.config.pad_token_id == tiny_tokenizer.pad_token_id
+    # The reward model's backbone (reward.init: base) comes from the same folder, with a fresh head.
+    from stages.common.config import RewardConfig
+    from stages.modeling.reward_model import new_reward_model
+
+    reward = new_reward_model(RewardConfig(init="base"), ModelConfig(base=str(tmp_path / "base")), tiny_tokenizer)
+    assert torch.equal(reward.transformer.wte.weight, saved.transformer.wte.weight)
+    assert reward.config.num_labels == 1 and reward.config.pad_token_id == tiny_tokenizer.pad_token_id
 
 
 def test_a_base_that_cannot_be_found_is_a_one_line_error(tmp_path, tiny_tokenizer):
