@@ -21,6 +21,11 @@ PROJECT = Path(__file__).resolve().parents[1]
 SMALL_SIMULATION = {"n_prompts": 80, "n_writers": 40}
 
 
+def default_alpha() -> str:
+    """params.yaml's alpha as the stages print it (`alpha 15`)."""
+    return f"{yaml.safe_load((PROJECT / 'params.yaml').read_text())['alpha']:g}"
+
+
 def project_params(**section_overrides: dict) -> dict:
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     for section, values in section_overrides.items():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (FAST_REDDIT, PROJECT, QUICK_EVALUATE, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL,
+from conftest import (FAST_REDDIT, default_alpha, PROJECT, QUICK_EVALUATE, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL,
                       praw_env, project_params, serve)
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
@@ -94,7 +94,7 @@ def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_aff
     assert stages_run(run(pipeline_repo, "dvc", "exp", "run", "--run-all").stdout) == AFTER_RL * 2
     sweep = run(pipeline_repo, sys.executable, "-m", "stages", "sweep", "alpha").stdout
     rows = {line.split("|")[1].strip(): line for line in sweep.splitlines() if line.startswith("| ")}
-    assert {"Baseline (SFT)", "20", "50", "100"} <= set(rows)  # the commit, the experiment, the queued pair
+    assert {"Baseline (SFT)", "20", default_alpha(), "100"} <= set(rows)  # the experiment, the commit, the queued pair
     assert rows["100"].split("|")[2].strip() == "0/2" and rows["100"].split("|")[3].count(",") == 1
     assert rows["100"] in (pipeline_repo / "reports/sweep.md").read_text()
 

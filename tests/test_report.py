@@ -1,7 +1,7 @@
 import json
 import re
 
-from conftest import run_ahf
+from conftest import default_alpha, run_ahf
 
 
 def report_of(project) -> tuple[str, str]:
@@ -21,7 +21,7 @@ def test_the_report_leads_with_the_verdict_and_the_baseline_table(evaluate_proje
     assert re.search(r"^> \*\*(OK|NOTE|WARNING): ", head, flags=re.M)
     baseline = next(line for line in head.splitlines() if line.startswith("| Baseline (SFT)"))
     assert f"{metrics['evaluate/sft/reward']:.3f}" in baseline and f"{metrics['evaluate/sft/perplexity']:.2f}" in baseline
-    finetuned = next(line for line in head.splitlines() if line.startswith("| Finetuned (rloo, alpha 50, seed 0)"))
+    finetuned = next(line for line in head.splitlines() if line.startswith(f"| Finetuned (rloo, alpha {default_alpha()}, seed 0)"))
     assert f"{metrics['evaluate/policy/gold']:.3f}" in finetuned and f"{metrics['evaluate/policy/kl']:.3f}" in finetuned
 
     figures = sorted(path.name for path in (evaluate_project / "reports/figures").iterdir())

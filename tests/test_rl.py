@@ -1,17 +1,18 @@
 import json
+import re
 
 import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from conftest import model_params, run_ahf
+from conftest import default_alpha, model_params, run_ahf
 
 
 def test_the_rl_stage_writes_a_policy_metrics_samples_and_curves(rl_project):
     result = run_ahf(rl_project, "rl")
     assert result.returncode == 0, result.stderr
-    assert "rl (rloo, alpha 50): 4 steps" in result.stdout
+    assert f"rl (rloo, alpha {default_alpha()}): 4 steps" in result.stdout
     metrics = json.loads((rl_project / "reports/rl.json").read_text())
     assert metrics["rl/diverged"] == 0 and metrics["rl/diverged_step"] is None and metrics["rl/steps"] == 4
     for side in ("sft", "policy"):
@@ -58,7 +59,7 @@ def test_a_bad_rl_param_is_one_line_naming_the_key(rl_project, overrides, key):
     params = json.loads(json.dumps(overrides))
     if "alpha" in params:
         path = model_params(rl_project)
-        path.write_text(path.read_text().replace("alpha: 50", f"alpha: {params['alpha']}"))
+        path.write_text(re.sub(r"^alpha: .*$", f"alpha: {params['alpha']}", path.read_text(), flags=re.M))
     else:
         model_params(rl_project, **params)
     result = run_ahf(rl_project, "rl")
