@@ -140,6 +140,14 @@ QUICK_RL = {"steps": 4, "prompts_per_step": 2, "samples_per_prompt": 2, "max_new
 QUICK_EVALUATE = {"prompts": 3, "samples_per_prompt": 2, "max_new_tokens": 12}
 
 
+def copied_project(source: Path, target: Path, paths: tuple[str, ...]) -> Path:
+    """`target` holding copies of `source`'s `paths` and the tiny-model params."""
+    for path in paths:
+        shutil.copytree(source / path, target / path)
+    model_params(target)
+    return target
+
+
 def model_params(folder: Path, **section_overrides: dict) -> Path:
     sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD, "rl": QUICK_RL,
                 "evaluate": QUICK_EVALUATE}
@@ -162,17 +170,13 @@ def ranked_data(tmp_path_factory) -> Path:
 @pytest.fixture
 def model_project(tmp_path: Path, ranked_data: Path) -> Path:
     """A folder holding the small ranked data and tiny-model params, ready for the model stages."""
-    shutil.copytree(ranked_data / "data", tmp_path / "data")
-    model_params(tmp_path)
-    return tmp_path
+    return copied_project(ranked_data, tmp_path, ("data",))
 
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory, ranked_data: Path) -> Path:
     """tokenizer, sft and a pairwise reward model trained once on the small data; read only."""
-    folder = tmp_path_factory.mktemp("trained")
-    shutil.copytree(ranked_data / "data", folder / "data")
-    model_params(folder)
+    folder = copied_project(ranked_data, tmp_path_factory.mktemp("trained"), ("data",))
     for stage in ("tokenizer", "sft", "reward"):
         result = run_ahf(folder, stage)
         assert result.returncode == 0, result.stderr
@@ -191,21 +195,16 @@ def tiny_tokenizer():
 @pytest.fixture
 def rl_project(tmp_path: Path, trained_project: Path) -> Path:
     """A writable copy of the trained project: data, tokenizer, SFT and reward models; rl runs next."""
-    for path in ("data", "models/tokenizer", "models/sft", "models/reward"):
-        shutil.copytree(trained_project / path, tmp_path / path)
-    model_params(tmp_path)
-    return tmp_path
+    return copied_project(trained_project, tmp_path, ("data", "models/tokenizer", "models/sft", "models/reward"))
 
 
 @pytest.fixture(scope="session")
 def evaluated_project(tmp_path_factory, ranked_data: Path, trained_project: Path) -> Path:
     """The trained project after rl and evaluate, with every report the report stage reads; read only."""
-    folder = tmp_path_factory.mktemp("evaluated")
-    for path in ("data", "models/tokenizer", "models/sft", "models/reward", "reports"):
-        shutil.copytree(trained_project / path, folder / path)
+    folder = copied_project(trained_project, tmp_path_factory.mktemp("evaluated"),
+                            ("data", "models/tokenizer", "models/sft", "models/reward", "reports"))
     for name in ("scrape.json", "rank.json"):
         shutil.copy(ranked_data / "reports" / name, folder / "reports" / name)
-    model_params(folder)
     for stage in ("rl", "evaluate"):
         result = run_ahf(folder, stage)
         assert result.returncode == 0, result.stderr
@@ -215,19 +214,13 @@ def evaluated_project(tmp_path_factory, ranked_data: Path, trained_project: Path
 @pytest.fixture
 def evaluate_project(tmp_path: Path, evaluated_project: Path) -> Path:
     """A writable copy of the evaluated project: evaluate or report runs next."""
-    for path in ("data", "models", "reports"):
-        shutil.copytree(evaluated_project / path, tmp_path / path)
-    model_params(tmp_path)
-    return tmp_path
+    return copied_project(evaluated_project, tmp_path, ("data", "models", "reports"))
 
 
 @pytest.fixture
 def sft_project(tmp_path: Path, trained_project: Path) -> Path:
     """A writable copy of the trained project's data, tokenizer and SFT model: reward runs next."""
-    for path in ("data", "models/tokenizer", "models/sft"):
-        shutil.copytree(trained_project / path, tmp_path / path)
-    model_params(tmp_path)
-    return tmp_path
+    return copied_project(trained_project, tmp_path, ("data", "models/tokenizer", "models/sft"))
 
 
 class RecordingLive:
