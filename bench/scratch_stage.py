@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from stages.common.layout import EVALUATE_METRICS_FILE, metrics_file
+
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -59,8 +61,8 @@ def run_stages(stages: list[str], linked: list[str], overrides: dict, read_back:
             seconds[stage] = time.perf_counter() - started
             if result.returncode:
                 sys.exit(f"{stage} {overrides} failed:\n{result.stderr[-2000:]}")
-            metrics_file = folder / ("reports/metrics.json" if stage == "evaluate" else f"reports/{stage}.json")
-            metrics[stage] = json.loads(metrics_file.read_text())
+            written = EVALUATE_METRICS_FILE if stage == "evaluate" else metrics_file(stage)
+            metrics[stage] = json.loads((folder / written).read_text())
         files = {path: (folder / path).read_text() for path in read_back}
         return metrics, seconds, files
 

@@ -27,10 +27,9 @@ def warmup_factor(update: int, warmup_steps: int) -> float:
 def lr_factor(update: int, warmup_steps: int, total_updates: int, decay: str) -> float:
     """Warm-up, then `constant` 1 or a `cosine` fall towards 0 over the remaining updates:
     the last updates move the policy less, so the one saved is less the luck of its last batch."""
-    rise = warmup_factor(update, warmup_steps)
-    if decay == "constant" or update < warmup_steps:
-        return rise
-    if decay != "cosine":
+    if decay not in ("constant", "cosine"):
         raise ValueError(f"unknown lr decay {decay!r}")
+    if decay == "constant" or update < warmup_steps:
+        return warmup_factor(update, warmup_steps)
     progress = (update - warmup_steps + 1) / max(total_updates - warmup_steps + 1, 1)
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
