@@ -6,13 +6,15 @@ model, where generate's per-token bookkeeping (logits processors, stopping crite
 cache classes) costs more than the model itself on a CPU. This loop does only what a
 rollout needs: left-padded prompts, one forward per new token over the cache, and
 temperature / top-k / top-p sampling from a private generator, so sampling never
-shifts the training loop's random stream.
+shifts the training loop's random stream. For GPT-2 models the forward per token is
+stages/modeling/gpt2_decoding.py's, which skips transformers' per-call bookkeeping too.
 """
 
 from dataclasses import dataclass
 
 import torch
 
+from stages.modeling.gpt2_decoding import lean_gpt2_decoder
 from stages.modeling.kv_cache import preallocated_cache
 from stages.modeling.story_format import prompt_prefix
 
@@ -99,6 +101,22 @@ def next_tokens(logits: torch.Tensor, config: SamplingConfig, generator: torch.G
     return inverse_cdf_sample(probabilities, generator)
 
 
+def decoder_for(model, rows: int, capacity: int, lean: bool = True):
+    """next_logits(input_ids, key_mask, position_ids) over a cache of `capacity` positions:
+    the lean GPT-2 decoder where it serves the model (and `lean`), else transformers' forward."""
+    decoder = lean_gpt2_decoder(model, rows, capacity) if lean else None
+    if decoder is not None:
+        return decoder.next_logits
+    cache = preallocated_cache(model.config.get_text_config().num_hidden_layers, capacity)
+
+    def next_logits(input_ids, key_mask, position_ids):
+        output = model(input_ids=input_ids, attention_mask=key_mask, position_ids=position_ids,
+                       past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return output.logits[:, -1, :]
+
+    return next_logits
+
+
 @torch.no_grad()
 def sample_rollout(
     model,
@@ -109,6 +127,7 @@ def sample_rollout(
     pad_id: int,
     max_tokens: int,
     generator: torch.Generator | None = None,
+    lean_decoding: bool = True,
 ) -> Rollout:
     """One story per row of prompt_ids (repeat a prompt to sample it several times).
 
@@ -125,12 +144,10 @@ def sample_rollout(
     attention_mask = torch.cat([prompt_mask, torch.zeros((rows, budget), dtype=torch.long, device=device)], dim=1)
     story_mask = attention_mask[:, width:]
     finished = torch.zeros(rows, dtype=torch.bool, device=device)
-    cache = preallocated_cache(model.config.get_text_config().num_hidden_layers, width + budget)
+    next_logits = decoder_for(model, rows, width + budget, lean_decoding)
     step_input, step_positions = input_ids, positions(prompt_mask)
     for index in range(budget):
-        output = model(input_ids=step_input, attention_mask=attention_mask[:, : width + index], position_ids=step_positions,
-                       past_key_values=cache, use_cache=True, logits_to_keep=1)
-        token = next_tokens(output.logits[:, -1, :], config, generator)
+        token = next_tokens(next_logits(step_input, attention_mask[:, : width + index], step_positions), config, generator)
         token = torch.where(finished, torch.full_like(token, pad_id), token)
         chosen[:, index] = token
         story_mask[:, index] = (~finished).long()
@@ -155,11 +172,12 @@ class TokenScores:
     """What a forward pass over a rollout says about its story tokens."""
 
     logprobs: torch.Tensor  # [rows, new] log pi(token) of each story token
-    entropy: torch.Tensor  # [rows, new] entropy of the distribution it was drawn from
+    entropy: torch.Tensor | None  # [rows, new] entropy of the distribution it was drawn from, when asked
     hidden: torch.Tensor | None  # [rows, new, width] last hidden state before each token (for a critic)
 
 
-def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, temperature: float = 1.0) -> TokenScores:
+def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, temperature: float = 1.0,
+                       with_entropy: bool = False) -> TokenScores:
     """Log-probabilities of the story tokens under `model` (with grad if enabled).
 
     Position t predicts token t+1, so the logits that chose story token j sit at column
@@ -172,13 +190,18 @@ def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, tempe
     output = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
                    position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden,
                    logits_to_keep=new + 1, use_cache=False)
-    logits = output.logits[:, :-1, :].float() / temperature
-    # log pi(x) = logit(x) - logsumexp(logits): no full log-softmax tensor kept for backward.
-    normaliser = torch.logsumexp(logits, dim=-1)
-    logprobs = logits.gather(-1, rollout.story_ids.unsqueeze(-1)).squeeze(-1) - normaliser
-    with torch.no_grad():  # a diagnostic, never differentiated
-        log_softmax = logits.detach() - normaliser.detach().unsqueeze(-1)
-        entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1)
+    logits = output.logits[:, :-1, :].float()
+    if temperature != 1.0:  # a division is a pass over the step's largest tensor, each way
+        logits = logits / temperature
+    # log_softmax is one fused kernel forward and one backward, and its output is all that
+    # backward keeps (the logits are freed): half the passes over [rows, new, vocab] of
+    # logsumexp-and-gather, which ran the same maths in pieces.
+    log_softmax = torch.log_softmax(logits, dim=-1)
+    mask = rollout.story_mask.to(log_softmax.dtype)
+    logprobs = log_softmax.gather(-1, rollout.story_ids.unsqueeze(-1)).squeeze(-1) * mask
+    entropy = None
+    if with_entropy:
+        with torch.no_grad():  # a diagnostic, never differentiated
+            entropy = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
     hidden = output.hidden_states[-1][:, rollout.prompt_width - 1 : -1, :] if with_hidden else None
-    mask = rollout.story_mask.to(logprobs.dtype)
-    return TokenScores(logprobs * mask, entropy * mask, hidden)
+    return TokenScores(logprobs, entropy, hidden)

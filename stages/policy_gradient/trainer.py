@@ -250,7 +250,8 @@ class PolicyTrainer:
     def single_update(self, rollout, rewards, greedy_rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward):
         config = self.config
         with self.autocast:
-            scores = story_token_scores(self.m.policy, rollout, with_hidden=self.critic is not None, temperature=config.temperature)
+            scores = story_token_scores(self.m.policy, rollout, with_hidden=self.critic is not None,
+                                        temperature=config.temperature, with_entropy=True)
         values = self.critic(scores.hidden) * mask if self.critic is not None else None
         kl_tokens, kl_term = self.loss_terms(scores.logprobs, ref_logprobs, mask, kl_in_reward)
         algo = config.algo
@@ -301,7 +302,8 @@ class PolicyTrainer:
                 part = Rollout(rollout.sequences[rows], rollout.attention_mask[rows], rollout.story_mask[rows], rollout.prompt_width)
                 part_mask = mask[rows]
                 with self.autocast:
-                    scores = story_token_scores(self.m.policy, part, with_hidden=self.critic is not None, temperature=config.temperature)
+                    scores = story_token_scores(self.m.policy, part, with_hidden=self.critic is not None,
+                                                temperature=config.temperature, with_entropy=True)
                 pg, clip_share = ppo_clipped_loss(scores.logprobs, old_logprobs[rows], advantages[rows], part_mask, config.clip_eps)
                 part_kl, kl_term = self.loss_terms(scores.logprobs, ref_logprobs[rows], part_mask, kl_in_reward)
                 policy_nll = self.reference_nll(self.m.policy, ref_batch)

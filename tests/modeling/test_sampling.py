@@ -123,3 +123,18 @@ def test_the_preallocated_cache_refuses_more_positions_than_it_holds():
     assert layer.get_seq_length() == 2 and layer.keys.shape == (1, 1, 2, 4)
     with pytest.raises(ValueError, match="holds 3"):
         layer.update(keys, keys)
+
+
+def test_entropy_is_that_of_each_story_tokens_distribution_and_only_when_asked(tiny_tokenizer):
+    model = tiny_model(tiny_tokenizer)
+    rollout = rollout_of(model, tiny_tokenizer, PROMPTS, SamplingConfig(max_new_tokens=10))
+    assert story_token_scores(model, rollout).entropy is None
+    with torch.no_grad():
+        scores = story_token_scores(model, rollout, temperature=0.7, with_entropy=True)
+        logits = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
+                       position_ids=(rollout.attention_mask.cumsum(1) - 1).clamp(min=0)).logits
+    width, new = rollout.prompt_width, rollout.story_ids.size(1)
+    expected = torch.distributions.Categorical(logits=logits[:, width - 1 : width - 1 + new] / 0.7).entropy()
+    expected = expected * rollout.story_mask
+    assert torch.allclose(scores.entropy, expected, atol=1e-5)
+    assert scores.entropy[rollout.story_mask == 0].abs().sum() == 0
