@@ -67,6 +67,44 @@ def lm_batch(examples: list[EncodedStory], pad_id: int) -> dict[str, torch.Tenso
     }
 
 
+def packed_lm_batch(examples: list[EncodedStory], pad_id: int, row_tokens: int) -> dict[str, torch.Tensor]:
+    """The stories packed end to end into rows of at most row_tokens, first-fit by
+    decreasing length: a random batch of stories padded to its longest is about half
+    padding, and padding costs a forward and a backward like any token. Each story's
+    positions start at 0 and no attention_mask is given, so transformers masks attention
+    to within each story (it reads the packing from the position ids); a story's first
+    label is dropped, as a row of its own never predicts it, so the summed NLL is that
+    of lm_batch. Each row's unused tail is padding, labelled IGNORE_INDEX."""
+    order = sorted(range(len(examples)), key=lambda index: -len(examples[index].input_ids))
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for index in order:
+        length = len(examples[index].input_ids)
+        if length > row_tokens:
+            raise ValueError(f"a story of {length} tokens does not fit rows of {row_tokens}")
+        row = next((row for row, left in enumerate(room) if left >= length), None)
+        if row is None:
+            rows.append([])
+            room.append(row_tokens)
+            row = len(rows) - 1
+        rows[row].append(index)
+        room[row] -= length
+    input_ids, position_ids, labels = [], [], []
+    for row in rows:
+        input_ids.append([token for index in row for token in examples[index].input_ids])
+        position_ids.append([position for index in row for position in range(len(examples[index].input_ids))])
+        labels.append([label for index in row for label in [IGNORE_INDEX] + list(examples[index].labels[1:])])
+    width = max(len(row) for row in input_ids)
+    # Each padding token of a row's tail is a story of one at position 0: in range whatever
+    # the row's width, and after every real token, so none of them ever sees it.
+    position_ids = [row + [0] * (width - len(row)) for row in position_ids]
+    return {
+        "input_ids": pad_right(input_ids, pad_id),
+        "position_ids": torch.tensor(position_ids, dtype=torch.long),
+        "labels": pad_right(labels, IGNORE_INDEX),
+    }
+
+
 class LengthGroupedBatches(torch.utils.data.Sampler):
     """Batches of similar length, in random order, reshuffled every epoch.
 

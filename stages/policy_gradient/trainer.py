@@ -29,7 +29,7 @@ from stages.common.config import RLConfig
 from stages.common.distributed import DataParallel
 from stages.modeling.lm_loss import story_logprob_sums, story_nll
 from stages.modeling.sampling import Rollout, SamplingConfig, decode_stories, encode_prompts, sample_rollout, story_token_scores
-from stages.modeling.story_format import EncodedStory, lm_batch
+from stages.modeling.story_format import EncodedStory, lm_batch, packed_lm_batch
 from stages.modeling.text_metrics import distinct_n
 from stages.policy_gradient.advantages import ema_baseline
 from stages.policy_gradient.critic import ValueHead
@@ -150,13 +150,14 @@ class PolicyTrainer:
 
     def reference_batch(self) -> dict[str, torch.Tensor]:
         rows = self.draws.choice(len(self.reference_stories), size=min(self.config.ref_batch_size, len(self.reference_stories)), replace=False)
-        batch = lm_batch([self.reference_stories[row] for row in rows], self.pad_id)
+        batch = packed_lm_batch([self.reference_stories[row] for row in rows], self.pad_id, self.m.max_tokens)
         return {name: tensor.to(self.device) for name, tensor in batch.items()}
 
     def reference_nll(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean NLL per story token of the reference stories: -llh, the SFT objective."""
+        inputs = {name: batch[name] for name in ("input_ids", "attention_mask", "position_ids") if name in batch}
         with self.autocast:
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+            logits = model(**inputs, use_cache=False).logits
         nll, count = story_nll(logits, batch["labels"])
         return nll / count.clamp(min=1)
 

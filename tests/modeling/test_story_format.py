@@ -1,7 +1,10 @@
+import pytest
 import torch
+from transformers import GPT2Config, GPT2LMHeadModel
 
+from stages.modeling.lm_loss import story_nll
 from stages.modeling.story_format import (
-    IGNORE_INDEX, EncodedStory, LengthGroupedBatches, encode_story, fit_lengths, lm_batch, prompt_prefix,
+    IGNORE_INDEX, EncodedStory, LengthGroupedBatches, encode_story, fit_lengths, lm_batch, packed_lm_batch, prompt_prefix,
 )
 
 EOS = 0
@@ -62,3 +65,46 @@ def test_length_grouped_batches_pad_less_than_random_batches():
         return sum(max(lengths[i] for i in batch) * len(batch) - sum(lengths[i] for i in batch) for batch in batches)
 
     assert padding(grouped) < 0.5 * padding(random_batches)
+
+
+def random_stories(count, seed=0, longest=30):
+    generator = torch.Generator().manual_seed(seed)
+    stories = []
+    for _ in range(count):
+        prompt, story = (int(n) for n in torch.randint(1, longest // 2, (2,), generator=generator))
+        stories.append(EncodedStory(torch.randint(2, 50, (prompt,), generator=generator).tolist(),
+                                    torch.randint(2, 50, (story,), generator=generator).tolist()))
+    return stories
+
+
+def test_packed_rows_hold_every_story_token_once_and_fewer_pads():
+    stories = random_stories(16)
+    packed = packed_lm_batch(stories, pad_id=1, row_tokens=32)
+    assert packed["input_ids"].size(1) <= 32
+    real = sum(len(story.input_ids) for story in stories)
+    padded = lm_batch(stories, pad_id=1)["input_ids"].numel()
+    assert real <= packed["input_ids"].numel() < padded
+    # Cut at each position 0: the segments are the stories, and single padding tokens.
+    segments = []
+    for ids, row_positions in zip(packed["input_ids"].tolist(), packed["position_ids"].tolist()):
+        for token, position in zip(ids, row_positions):
+            segments.append([token]) if position == 0 else segments[-1].append(token)
+    assert sorted(segment for segment in segments if segment != [1]) == sorted(story.input_ids for story in stories)
+    assert sorted(t for row in packed["labels"].tolist() for t in row if t != IGNORE_INDEX) == sorted(
+        t for story in stories for t in story.labels[1:] if t != IGNORE_INDEX)
+    with pytest.raises(ValueError, match="does not fit"):
+        packed_lm_batch(stories, pad_id=1, row_tokens=8)
+
+
+def test_packed_nll_equals_the_padded_batchs():
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2)).eval()
+    stories = random_stories(12, seed=1)
+    padded, packed = lm_batch(stories, pad_id=1), packed_lm_batch(stories, pad_id=1, row_tokens=64)
+    with torch.no_grad():
+        padded_nll = story_nll(model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"]).logits, padded["labels"])
+        # No cache: transformers reads packing from the position ids only without one.
+        packed_nll = story_nll(model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits,
+                               packed["labels"])
+    assert packed_nll[1] == padded_nll[1]
+    assert packed_nll[0].item() == pytest.approx(padded_nll[0].item(), rel=1e-5)
