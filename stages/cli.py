@@ -43,12 +43,15 @@ def quiet_libraries() -> None:
 
 
 def run_stage(name: str, params: Path) -> None:
+    from stages.common.config import check_stage_params
+
     quiet_libraries()
-    module = importlib.import_module(f"stages.{name}")
     # Under accelerate launch (torchrun's RANK) only the main process speaks: the others
     # hit the same error, or finish with nothing to say.
     main = os.environ.get("RANK", "0") == "0"
     try:
+        check_stage_params(name, params)  # before the seconds of importing torch
+        module = importlib.import_module(f"stages.{name}")
         summary = module.run(params)
     except StageError as error:
         if main:

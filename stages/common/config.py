@@ -335,3 +335,27 @@ def load_alpha(path: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise StageError(f"{path}: alpha: must be a number >= 0 (got {value!r})")
     return float(value)
+
+
+def stage_sections() -> dict[str, tuple[tuple[str, type[Section] | None], ...]]:
+    """The params sections each torch stage always reads, in the order it reads them
+    (None: the top-level alpha). The CLI checks them before importing the stage, so a
+    typo costs a fraction of a second, not the seconds torch and transformers take to
+    import; the first bad key gives the very line the stage would print."""
+    return {
+        "tokenizer": (("model", ModelConfig),),
+        "sft": (("model", ModelConfig), ("sft", SftConfig)),
+        "reward": (("data", DataConfig), ("model", ModelConfig), ("reward", RewardConfig)),
+        "rl": (("data", DataConfig), ("model", ModelConfig), ("rl", RLConfig), ("alpha", None)),
+        "evaluate": (("data", DataConfig), ("model", ModelConfig), ("evaluate", EvaluateConfig)),
+        "report": (("report", ReportConfig), ("rl", RLConfig), ("alpha", None), ("reward", RewardConfig)),
+    }
+
+
+def check_stage_params(stage: str, path: Path) -> None:
+    """Raise the StageError the stage would raise on its first bad param (none: nothing)."""
+    for name, model in stage_sections().get(stage, ()):
+        if model is None:
+            load_alpha(path)
+        else:
+            load_section(path, name, model)

@@ -57,3 +57,36 @@ def test_nested_data_sections_name_their_full_key(tmp_path):
 def test_reddit_defaults_apply_under_a_partial_section(tmp_path):
     data = load_section(params_file(tmp_path, "data:\n  source: reddit\n  reddit:\n    limit: null\n"), "data", DataConfig)
     assert data.reddit.limit is None and data.reddit.listing == "top" and data.dump.submissions == []
+
+
+def stage_sections_broken_one_at_a_time():
+    from stages.common.config import stage_sections
+
+    for stage, sections in stage_sections().items():
+        for name, _ in sections:
+            yield pytest.param(stage, name, id=f"{stage}-{name}")
+
+
+@pytest.mark.parametrize(("stage", "section"), list(stage_sections_broken_one_at_a_time()))
+def test_the_clis_early_check_says_what_the_stage_itself_would(tmp_path, monkeypatch, stage, section):
+    """The CLI checks params before importing a stage; the stage must read the same sections,
+    so each broken section gives the very line the stage's own run() gives."""
+    import importlib
+
+    import yaml
+
+    from stages.common.config import check_stage_params
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
+    if section == "alpha":
+        params["alpha"] = "high"
+    else:
+        params[section]["no_such_key"] = 1
+    monkeypatch.chdir(tmp_path)
+    path = Path("params.yaml")
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(StageError) as early:
+        check_stage_params(stage, path)
+    with pytest.raises(StageError) as late:
+        importlib.import_module(f"stages.{stage}").run(path)
+    assert str(early.value) == str(late.value) and section in str(early.value)
