@@ -98,13 +98,15 @@ def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_aff
     assert rows["100"].split("|")[2].strip() == "0/2" and rows["100"].split("|")[3].count(",") == 1
     assert rows["100"] in (pipeline_repo / "reports/sweep.md").read_text()
 
-    set_param(pipeline_repo, "reward", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["reward"] + AFTER_RL
-    set_param(pipeline_repo, "sft", "lr", 1e-3)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["sft", "reward"] + AFTER_RL
     # Pairs change, stories do not: the tokenizer and SFT read only stories.
     set_param(pipeline_repo, "rank", "pair_margin", 0.8)
     assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward"] + AFTER_RL
+    # Which stage reads which param, without training again: --dry lists the stages whose
+    # own deps changed (what follows them reruns on their new outputs, as above).
+    set_param(pipeline_repo, "reward", "lr", 1e-3)
+    assert stages_run(run(pipeline_repo, "dvc", "repro", "--dry").stdout) == ["reward"]
+    set_param(pipeline_repo, "sft", "lr", 1e-3)
+    assert stages_run(run(pipeline_repo, "dvc", "repro", "--dry").stdout) == ["sft", "reward"]
 
     plots = json.loads(run(pipeline_repo, "dvc", "plots", "show", "--json").stdout)["data"]
     assert "reports/sft_live/plots/metrics/sft/val_perplexity.tsv" in plots
