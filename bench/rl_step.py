@@ -31,7 +31,8 @@ What is the same in both:
 What one step is:
 - ahf: PolicyTrainer.step, timed around the call: generate (encode, sample with the KV
   cache, decode), score (the reward model), reference (no grad: the reference's
-  log-probs of the rollout and its NLL of a batch of rl.ref_batch_size SFT stories),
+  log-probs of the rollout and its NLL of a batch of rl.ref_batch_size SFT stories,
+  packed into rows of model.max_tokens),
   update (the rest: policy forward and backward on the rollout and on those SFT stories
   for the alpha * llh term TRL does not have, clip, the last-good snapshot, AdamW).
 - TRL: one optimizer step, on_step_begin to on_step_end of a TrainerCallback: generate
@@ -493,7 +494,7 @@ def print_phase_pieces(trainer: PolicyTrainer, prompts: list[str], device: torch
         "update: AdamW": trainer.optimizer.step,
     }
     print(f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout {tuple(rollout.sequences.shape)}, "
-          f"SFT stories {tuple(ref_batch['input_ids'].shape)}):\n")
+          f"SFT stories packed {tuple(ref_batch['input_ids'].shape)}):\n")
     print("| piece | seconds |\n|---|---|")
     for name, run in pieces.items():
         seconds = []
