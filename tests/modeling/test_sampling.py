@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -138,3 +140,20 @@ def test_entropy_is_that_of_each_story_tokens_distribution_and_only_when_asked(t
     expected = expected * rollout.story_mask
     assert torch.allclose(scores.entropy, expected, atol=1e-5)
     assert scores.entropy[rollout.story_mask == 0].abs().sum() == 0
+
+
+def test_reading_whether_rows_ended_less_often_gives_the_same_stories(tiny_tokenizer):
+    """A GPU reads `finished` every few tokens; the columns after the last row ended are cut."""
+    model = tiny_model(tiny_tokenizer)
+    with torch.no_grad():  # every position's logits: 0, and log(100) for EOS (p ~ 0.2 a token)
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(torch.nn.functional.one_hot(torch.tensor(0), model.config.n_embd).float())
+        model.lm_head.weight[:, 0] = 0.0
+        model.lm_head.weight[tiny_tokenizer.eos_token_id, 0] = math.log(100.0)
+    ids = encode_prompts(tiny_tokenizer, PROMPTS * 3, 24)
+    rollouts = [sample_rollout(model, ids, SamplingConfig(max_new_tokens=30), eos_id=tiny_tokenizer.eos_token_id,
+                               pad_id=tiny_tokenizer.pad_token_id, max_tokens=64, generator=torch.Generator().manual_seed(4),
+                               check_every=every) for every in (1, 8)]
+    assert rollouts[0].story_ids.size(1) < 30  # every row ended early
+    assert torch.equal(rollouts[0].sequences, rollouts[1].sequences)
+    assert torch.equal(rollouts[0].story_mask, rollouts[1].story_mask)
