@@ -24,10 +24,8 @@ from stages.sources.privacy import author_hash
 from stages.common.progress import progress_bar
 from stages.sources.prompt_tags import prompt_tag
 from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.vocabulary import (
-    BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
-    VIVID_ADJECTIVES, VIVID_VERBS, Theme,
-)
+from stages.sources.story_writer import write_prompt, write_story
+from stages.sources.vocabulary import THEMES
 
 AUTHOR_SALT = "simulated"
 AUTOMOD_BODY = (
@@ -37,77 +35,6 @@ AUTOMOD_BODY = (
 REPLIES = ("Great story!", "This gave me chills.", "Part two please!", "I did not see that ending coming.")
 SECONDS_PER_PROMPT = 3600
 SECOND_SCRAPE_DELAY_S = 86_400
-
-
-@dataclass(frozen=True)
-class WritingStyle:
-    """How one story is written; every share rises with the writer's skill."""
-
-    theme: Theme
-    theme_share: float
-    vivid_share: float
-    clause_chance: float
-    short_sentence_chance: float
-    repeat_chance: float
-    n_sentences: int
-
-
-def writing_style(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> WritingStyle:
-    # Weak writers sometimes ignore the prompt and write about something else.
-    off_topic = draws.random() < 0.3 * (1.0 - skill)
-    theme = draws.pick(THEMES) if off_topic else prompt_theme
-    # Skilled writers land near a sensible length; weak ones write stubs or rambles.
-    n_sentences = min(max(round(7 * math.exp(draws.normal(0.0, 1.2 * (1.0 - skill)))), 1), 30)
-    return WritingStyle(
-        theme=theme,
-        theme_share=0.05 + 0.35 * skill,
-        vivid_share=0.1 + 0.9 * skill,
-        clause_chance=0.6 * skill,
-        short_sentence_chance=0.25 * skill,
-        repeat_chance=0.5 * (1.0 - skill) ** 2,
-        n_sentences=n_sentences,
-    )
-
-
-def word(draws: ReplayedDraws, style: WritingStyle, theme_words: tuple[str, ...], vivid: tuple[str, ...], bland: tuple[str, ...]) -> str:
-    if draws.random() < style.theme_share:
-        return draws.pick(theme_words)
-    return draws.pick(vivid if draws.random() < style.vivid_share else bland)
-
-
-def noun(draws: ReplayedDraws, style: WritingStyle) -> str:
-    return draws.pick(style.theme.nouns) if draws.random() < style.theme_share else draws.pick(NEUTRAL_NOUNS)
-
-
-def write_sentence(draws: ReplayedDraws, style: WritingStyle) -> str:
-    pick, verbs = draws.pick, style.theme.verbs
-    if draws.random() < style.short_sentence_chance:
-        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS)]
-    else:
-        adjective = word(draws, style, style.theme.adjectives, VIVID_ADJECTIVES, BLAND_ADJECTIVES)
-        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", adjective, noun(draws, style)]
-        for _ in range(draws.binomial(2, style.clause_chance)):
-            words += [pick(CONNECTORS), pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", noun(draws, style)]
-        if draws.random() < 0.5:
-            words.append(pick(PLACES))
-    sentence = " ".join(words)
-    return sentence[0].upper() + sentence[1:] + "."
-
-
-def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
-    style = writing_style(draws, prompt_theme, skill)
-    sentences: list[str] = []
-    for _ in range(style.n_sentences):
-        if sentences and draws.random() < style.repeat_chance:
-            sentences.append(draws.pick(sentences))
-        else:
-            sentences.append(write_sentence(draws, style))
-    return " ".join(sentences)
-
-
-def write_prompt(draws: ReplayedDraws, theme: Theme) -> str:
-    template = draws.pick(theme.prompt_templates)
-    return "[WP] " + template.format(n=draws.pick(theme.nouns), a=draws.pick(theme.adjectives))
 
 
 def base36(number: int) -> str:
