@@ -13,13 +13,10 @@ with streams of their own can be drawn side by side, one process a core:
   (SeedSequence(seed, spawn_key=(k,))), so its prompts differ from those the single
   stream drew before blocks existed, but not with the number of processes.
 Each block also scores its stories' gold and hashes its authors, so that the parent
-only joins the blocks. Workers are spawned, so a script that simulates more than one
-block must guard its main (`if __name__ == "__main__":`), as multiprocessing requires.
+only joins the blocks. The workers are spawned (stages/common/worker_pool.py), so a
+script that simulates more than one block must guard its main.
 """
 
-import multiprocessing
-import os
-import signal
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields
 
@@ -27,6 +24,7 @@ import numpy as np
 
 from stages.common.config import SimulateConfig
 from stages.common.progress import progress_bar
+from stages.common.worker_pool import available_cpus, spawned_pool
 from stages.sources.gold_batch import batch_gold
 from stages.sources.privacy import author_hash
 from stages.sources.prompt_tags import prompt_tag
@@ -106,22 +104,9 @@ def drawn_block_task(task: tuple) -> tuple[DrawnBlock, dict | None]:
     return drawn_block(*task)
 
 
-def ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which ends them all at once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def worker_pool(processes: int) -> AbstractContextManager:
-    """A pool of `processes` workers, or none for one: the default's one block is drawn here.
-    spawn, not fork: a forked child would inherit the locks of the parent's threads
-    (pyarrow's pools) in whatever state they were in."""
-    if processes == 1:
-        return nullcontext()
-    return multiprocessing.get_context("spawn").Pool(processes, initializer=ignore_interrupts)
+    """Workers for the blocks, or none for one: the default's one block is drawn here."""
+    return nullcontext() if processes == 1 else spawned_pool(processes)
 
 
 def drawn_blocks(
@@ -129,8 +114,7 @@ def drawn_blocks(
     prompts_per_block: int = PROMPTS_PER_BLOCK, workers: int | None = None,
 ) -> DrawnBlock:
     """Every prompt's rows, block by block, in min(workers, blocks) processes (workers:
-    the CPUs this process may use); rng, the root stream, ends where block 0 left it.
-    On Ctrl-C the pool's exit ends the workers; nothing has been written yet."""
+    the CPUs this process may use); rng, the root stream, ends where block 0 left it."""
     blocks = block_prompts(config.n_prompts, prompts_per_block)
     tasks = [(config, skills, block, prompts, rng.bit_generator.state if block == 0 else None) for block, prompts in enumerate(blocks)]
     results = []
