@@ -90,14 +90,14 @@ def simulate_subreddit(
     comment_submission = np.array(submission_ids, dtype=object)[prompt_of]
     parent_ids = np.array([f"t3_{sid}" for sid in submission_ids], dtype=object)[prompt_of]
     parent_ids[replies] = [f"t1_{comment_ids[reply - 1]}" for reply in replies.tolist()]
+    bodies, author_hashes = remove_some_bodies(rng, rows.body, rows.author_hashes, kind != STICKY, config.deleted_share, config.removed_share)
     comment_frame = pd.DataFrame({
         "id": comment_ids, "submission_id": comment_submission.tolist(),
-        "parent_id": parent_ids.tolist(), "body": rows.body, "score": scores, "created_utc": rows.comment_created,
-        "author_hash": rows.author_hashes, "stickied": kind == STICKY,
+        "parent_id": parent_ids.tolist(), "body": bodies, "score": scores, "created_utc": rows.comment_created,
+        "author_hash": author_hashes, "stickied": kind == STICKY,
         "distinguished": np.where(kind == STICKY, "moderator", None).tolist(),
+        "scraped_utc": scraped_utc,
     })
-    comment_frame = remove_some_bodies(rng, comment_frame, config.deleted_share, config.removed_share)
-    comment_frame["scraped_utc"] = scraped_utc
     comment_frame = with_second_scrape(rng, comment_frame, config.duplicate_share)
 
     submission_frame = pd.DataFrame({
@@ -107,8 +107,8 @@ def simulate_subreddit(
         "author_hash": rows.prompter_hashes,
         "permalink": [f"/r/{subreddit}/comments/{sid}/" for sid in submission_ids],
     })
-    counts = comment_frame.drop_duplicates("id")["submission_id"].value_counts()
-    submission_frame["num_comments"] = submission_frame["id"].map(counts).fillna(0).astype("int64")
+    # The second scrape only saw comments again: each prompt's own are counted once.
+    submission_frame["num_comments"] = np.bincount(prompt_of, minlength=config.n_prompts).astype("int64")
     submission_frame["scraped_utc"] = scraped_utc
     return (
         submission_frame[list(SUBMISSION_COLUMNS)],
@@ -117,18 +117,21 @@ def simulate_subreddit(
 
 
 def remove_some_bodies(
-    rng: np.random.Generator, comments: pd.DataFrame, deleted_share: float, removed_share: float
-) -> pd.DataFrame:
-    """Authors delete stories and moderators remove them; Reddit keeps the row and its score."""
-    comments = comments.copy()
-    draw = rng.random(len(comments))
-    ordinary = ~comments["stickied"].to_numpy()
+    rng: np.random.Generator, bodies: list[str], author_hashes: list[str | None], ordinary: np.ndarray,
+    deleted_share: float, removed_share: float,
+) -> tuple[list[str], list[str | None]]:
+    """Authors delete stories and moderators remove them; Reddit keeps the row and its
+    score. Returns the bodies and author hashes after (ordinary: not a moderator's sticky)."""
+    draw = rng.random(len(bodies))
     deleted = ordinary & (draw < deleted_share)
     removed = ordinary & (draw >= deleted_share) & (draw < deleted_share + removed_share)
-    # A deleted account is no author: its hash is None, as author_hash("[deleted]") is.
-    comments.loc[deleted, ["body", "author_hash"]] = ["[deleted]", None]
-    comments.loc[removed, "body"] = "[removed]"
-    return comments
+    bodies, author_hashes = list(bodies), list(author_hashes)
+    for row in np.flatnonzero(deleted).tolist():
+        # A deleted account is no author: its hash is None, as author_hash("[deleted]") is.
+        bodies[row], author_hashes[row] = "[deleted]", None
+    for row in np.flatnonzero(removed).tolist():
+        bodies[row] = "[removed]"
+    return bodies, author_hashes
 
 
 def with_second_scrape(rng: np.random.Generator, comments: pd.DataFrame, share: float) -> pd.DataFrame:
