@@ -205,10 +205,13 @@ class ReplayedDraws:
         if n == 0 or p == 0.0:
             return 0
         if p <= 0.5:
-            return self._binomial_inversion(n, p) if p * n <= INVERSION_LIMIT else self._by_numpy(self._numpy.binomial, n, p)
+            return self._binomial_inversion(n, p) if p * n <= INVERSION_LIMIT else self._numpy_binomial(n, p)
         if (1.0 - p) * n <= INVERSION_LIMIT:
             return n - self._binomial_inversion(n, 1.0 - p)
-        return self._by_numpy(self._numpy.binomial, n, p)
+        return self._numpy_binomial(n, p)
+
+    def _numpy_binomial(self, n: int, p: float) -> int:
+        return int(self.numpy_draws(("binomial", n, p))[0])
 
     def _binomial_inversion(self, n: int, p: float) -> int:
         if self._binomial_key != (n, p):  # numpy keeps the set-up of the last (n, p) too
@@ -221,15 +224,15 @@ class ReplayedDraws:
                 self._refill()
 
     def normal(self, loc: float = 0.0, scale: float = 1.0) -> float:
-        return float(self._by_numpy(self._numpy.normal, loc, scale))
+        return self.numpy_draws(("normal", loc, scale))[0]
 
     def lognormal(self, mean: float = 0.0, sigma: float = 1.0) -> float:
-        return float(self._by_numpy(self._numpy.lognormal, mean, sigma))
+        return self.numpy_draws(("lognormal", mean, sigma))[0]
 
     def poisson(self, lam: float = 1.0) -> int:
         if lam == 0.0:
-            return 0  # numpy draws nothing, and _by_numpy expects at least one raw used
-        return int(self._by_numpy(self._numpy.poisson, lam))
+            return 0  # numpy draws nothing, and numpy_draws expects at least one raw used
+        return int(self.numpy_draws(("poisson", lam))[0])
 
     def _raw_at(self, position: int) -> int:
         try:
@@ -238,21 +241,23 @@ class ReplayedDraws:
             self._refill()
             return self._raw_at(position)
 
-    def _by_numpy(self, draw, *args):
-        """numpy's own draw at this point of the stream. These distributions use whole
-        raws only (never a 32-bit half), so the half kept for integers() stays valid."""
+    def numpy_draws(self, *calls: tuple) -> list[float]:
+        """numpy's own draws, (name, *args) each (normal, lognormal, poisson), one after
+        another from this point of the stream, as floats: a run of them moves numpy's twin
+        once, not once a draw. These distributions use whole raws only (never a 32-bit
+        half), so the half kept for integers() stays valid."""
         start = self._first + self._next
         self._advance(start - self._numpy_at)
-        value = draw(*args)
+        values = [float(getattr(self._numpy, name)(*args)) for name, *args in calls]
         probe = self._probe()
-        used = 1  # mostly; rejection loops take more
+        used = len(calls)  # mostly one raw each; rejection loops take more
         while self._raw_at(start + used) != probe:
             used += 1
             if used > MAX_RAWS_PER_DRAW:
-                raise RuntimeError(f"numpy's {draw.__name__}{args} left the replayed stream: a bug in ReplayedDraws")
+                raise RuntimeError(f"numpy's {calls} left the replayed stream: a bug in ReplayedDraws")
         self._numpy_at = start + used + 1
         self._next = start + used - self._first
-        return value
+        return values
 
     def window(self, margin: int) -> tuple[list[float], list[int], list[int], int, bool, int]:
         """The raws as (doubles, low halves, high halves), the position of the next raw in

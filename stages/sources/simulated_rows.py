@@ -64,8 +64,8 @@ def draw_rows(config: SimulateConfig, draws: ReplayedDraws, skills: np.ndarray, 
         n_stories = 1 if one_story else 2 + draws.poisson(config.stories_per_prompt - 2.0)
         for _ in range(n_stories):
             writer = draws.integers(config.n_writers)
-            skill = min(max(float(skills[writer] + draws.normal(0.0, 0.1)), 0.0), 1.0)
-            delay_s = draws.lognormal(delay_mean, config.delay_sigma)
+            form, delay_s = draws.numpy_draws(("normal", 0.0, 0.1), ("lognormal", delay_mean, config.delay_sigma))
+            skill = min(max(float(skills[writer] + form), 0.0), 1.0)  # the writer's form on the day
             story_created = created + int(delay_s)
             add_comment(rows, STORY, index, write_story(draws, theme, skill), story_created, f"writer_{writer}")
             rows.delay_s.append(delay_s)
