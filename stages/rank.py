@@ -112,7 +112,7 @@ def run(params: Path) -> str:
     n_comments = len(comments)
     # Gold only feeds the metrics, yet it is half the stage's work at a million comments:
     # workers, started now, score it beside the ranking and the writes, half each.
-    with spawned_pool(GOLD_WORKERS) if data.source == "simulated" else nullcontext() as pool, \
+    with spawned_pool(GOLD_WORKERS, preloaded=("stages.rank",)) if data.source == "simulated" else nullcontext() as pool, \
             tempfile.TemporaryDirectory(prefix="ahf-rank-") as scratch:
         selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
         del comments  # the largest frame of the stage
