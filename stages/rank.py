@@ -1,5 +1,8 @@
 """rank: raw comments -> stories with adjusted rankings, tiers and splits, plus preference pairs."""
 
+import tempfile
+from contextlib import nullcontext
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics, write_parquet
+from stages.common.worker_pool import spawned_pool
 from stages.common.config import DataConfig, RankConfig, load_section
 from stages.common.contracts import PAIR_COLUMNS, SPLITS, STORY_COLUMNS, TIERS
 from stages.common.errors import StageError
@@ -18,9 +22,9 @@ from stages.sources.gold_batch import batch_gold
 from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 
-def gold_metrics(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
-    """How well each signal recovers true quality; only the simulator knows it."""
-    stories = stories.assign(gold=batch_gold(stories["prompt"], stories["story"]))
+def gold_metrics(stories: pd.DataFrame, gold: np.ndarray, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
+    """How well each signal recovers true quality (each story's gold); only the simulator knows it."""
+    stories = stories.assign(gold=gold)
     gold = stories["gold"].to_numpy()
     return {
         "rank/spearman_gold_score": spearman(stories["gold"], stories["score"]),
@@ -51,6 +55,33 @@ def rank_metrics(
     return metrics
 
 
+def texts_file(stories: pd.DataFrame, folder: Path) -> Path:
+    """The stories' prompts and texts as an Arrow file, for the gold worker to map: a
+    pickle of them, sent through a pipe, would be copied three times in this process."""
+    path = folder / "texts.arrow"
+    table = pa.Table.from_pandas(stories[["prompt", "story"]], preserve_index=False)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def gold_of_file(path: Path, start: int, stop: int) -> np.ndarray:
+    """batch_gold of texts_file's stories start to stop, in a worker."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all().slice(start, stop - start)
+        return batch_gold(table.column("prompt"), table.column("story"))
+
+
+# Two, on the two cores this was measured on: the stage's own work takes the rest.
+GOLD_WORKERS = 2
+
+
+def gold_in_workers(pool: Pool, path: Path, n_stories: int) -> list[AsyncResult]:
+    """Gold of the stories in path, one share each for the pool's workers, in order."""
+    bounds = np.linspace(0, n_stories, GOLD_WORKERS + 1).astype(int).tolist()
+    return [pool.apply_async(gold_of_file, (path, start, stop)) for start, stop in zip(bounds, bounds[1:])]
+
+
 # Pairs repeat their stories' text (1.6 million pairs hold ~1.5 GB of it at a million
 # comments), so they are built and written this many at a time.
 PAIRS_PER_BLOCK = 2**17
@@ -79,22 +110,25 @@ def run(params: Path) -> str:
         raise StageError(f"{RAW_DIR / SUBMISSIONS} holds no submissions: nothing to rank")
 
     n_comments = len(comments)
-    selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
-    del comments  # the largest frame of the stage
-    if selected.empty:
-        reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items() if count)
-        raise StageError(f"no stories left to rank after selection (dropped: {reasons or 'none'})")
-    stories = rank_stories(selected, config)
-    chosen, rejected = pair_positions(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
-
-    metrics = rank_metrics(len(submissions), n_comments, dropped, stories, chosen)
-    if data.source == "simulated":
-        metrics |= gold_metrics(stories, chosen, rejected)
+    # Gold only feeds the metrics, yet it is half the stage's work at a million comments:
+    # workers, started now, score it beside the ranking and the writes, half each.
+    with spawned_pool(GOLD_WORKERS, preloaded=("stages.rank",)) if data.source == "simulated" else nullcontext() as pool, \
+            tempfile.TemporaryDirectory(prefix="ahf-rank-") as scratch:
+        selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
+        del comments  # the largest frame of the stage
+        if selected.empty:
+            reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items() if count)
+            raise StageError(f"no stories left to rank after selection (dropped: {reasons or 'none'})")
+        gold = gold_in_workers(pool, texts_file(selected, Path(scratch)), len(selected)) if pool else None
+        stories = rank_stories(selected, config)  # in selected's order, as gold is
+        chosen, rejected = pair_positions(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
+        metrics = rank_metrics(len(submissions), n_comments, dropped, stories, chosen)
+        with atomic_output_dir(PROCESSED_DIR) as staging:
+            write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / STORIES_FILE.name)
+            write_pairs(stories, chosen, rejected, staging / PAIRS_FILE.name)
+        if gold:
+            metrics |= gold_metrics(stories, np.concatenate([part.get() for part in gold]), chosen, rejected)
     metrics = {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in metrics.items()}
-
-    with atomic_output_dir(PROCESSED_DIR) as staging:
-        write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / STORIES_FILE.name)
-        write_pairs(stories, chosen, rejected, staging / PAIRS_FILE.name)
     write_metrics(metrics_file("rank"), metrics)
     return (
         f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(chosen)} pairs; "

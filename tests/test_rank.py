@@ -1,10 +1,14 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import run_ahf, write_params
 from stages.common.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS, SUBMISSION_COLUMNS
+from stages.rank import gold_metrics, gold_of_file, texts_file
+from stages.ranking.adjusted_ranking import pair_positions
+from stages.sources.gold_batch import batch_gold
 
 
 @pytest.fixture
@@ -42,6 +46,24 @@ def test_metrics_count_every_comment_and_adjusted_beats_raw_score(ranked):
     assert metrics["rank/pair_gold_agreement"] > 0.7
     shares = [metrics[f"rank/tier_share_{tier}"] for tier in ("good", "ok", "bad")]
     assert sum(shares) == pytest.approx(1.0)
+
+
+def test_gold_metrics_scored_by_the_workers_are_those_of_the_stories_written(ranked):
+    """The workers score gold in shares, from a file of the selected stories: each gold
+    must still meet its own story."""
+    stories = pd.read_parquet(ranked / "data/processed/stories.parquet")
+    metrics = json.loads((ranked / "reports/rank.json").read_text())
+    chosen, rejected = pair_positions(stories, "adjusted", 0.5, 2.0)
+    expected = gold_metrics(stories, batch_gold(stories["prompt"], stories["story"]), chosen, rejected)
+    assert {key: metrics[key] for key in expected} == expected
+
+
+def test_gold_of_a_texts_file_in_shares_equals_batch_gold(tmp_path):
+    stories = pd.DataFrame({"prompt": ["[WP] a dragon", "[WP] the moon", "[WP] a ghost"] * 5,
+                            "story": [f"The dragon slept {n} times. I saw the moon." * (n % 4 + 1) for n in range(15)]})
+    path = texts_file(stories, tmp_path)
+    in_shares = np.concatenate([gold_of_file(path, 0, 7), gold_of_file(path, 7, 15)])
+    np.testing.assert_array_equal(in_shares, batch_gold(stories["prompt"], stories["story"]))
 
 
 def test_shp_rule_pairs_a_later_story_with_the_earlier_one_it_outscored(small_project):

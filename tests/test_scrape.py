@@ -13,6 +13,7 @@ from conftest import (
     BIG_THREAD_MORE_BATCH, TEST_SALT, assert_scraped_all_served, praw_env, reddit_params, run_ahf, serve, served_stories,
     write_params,
 )
+from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK
 
 
 def test_simulated_scrape_is_byte_identical_across_runs(small_project):
@@ -50,6 +51,34 @@ def test_a_failed_scrape_keeps_the_previous_output(small_project):
     result = run_ahf(small_project, "scrape")
     assert result.returncode == 2 and "simulate.n_prompts" in result.stderr
     assert (small_project / "data/raw/comments.parquet").read_bytes() == before
+
+
+def processes_in_group(group: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.getpgid(int(entry)) == group:
+                found.append(int(entry))
+        except ProcessLookupError:
+            pass
+    return found
+
+
+def test_ctrl_c_during_a_simulation_in_blocks_ends_every_worker_and_writes_nothing(tmp_path):
+    write_params(tmp_path, simulate={"n_prompts": 3 * PROMPTS_PER_BLOCK})  # three blocks, drawn by workers
+    scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(processes_in_group(scraping.pid)) < 3 and time.monotonic() < deadline:  # the stage, its workers
+        time.sleep(0.05)
+    os.killpg(scraping.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole foreground group
+    _, stderr = scraping.communicate(timeout=30)
+    assert scraping.returncode != 0 and "Traceback" not in stderr
+    deadline = time.monotonic() + 10
+    while processes_in_group(scraping.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_in_group(scraping.pid)
+    assert not (tmp_path / "data").exists()
 
 
 # --- data.source: reddit, through the real PRAW and the local Reddit-speaking server ---

@@ -17,6 +17,11 @@ of the stream; a probe of the raw that follows tells how many raws it used (each
 these uses at least one).
 Equality with numpy is what tests/sources/test_replayed_draws.py checks, draw by draw;
 a numpy upgrade that changes a recipe fails there first (NEP 19 allows it to).
+
+Even a replayed draw is a Python call, and the story writer makes ~100 of them a
+story, so it may also read the raws itself: window() lends it the raws as lists with
+the stream's position, moved_to() takes the position back, and the recipes that loop
+(Lemire's rejection, binomial inversion) are functions of a window that both use.
 """
 
 import math
@@ -35,6 +40,41 @@ RAWS_PER_REFILL = 2**16
 INVERSION_LIMIT = 30.0
 # Far more than any rejection loop takes; past it the replay has lost numpy's stream.
 MAX_RAWS_PER_DRAW = 2**20
+
+
+def unbiased_32(product: int, span: int, low: list[int], high: list[int], at: int, has_half: bool, half: int) -> tuple[int, int, bool, int]:
+    """Lemire's rejection on a window: redraw while the low word falls in the biased sliver.
+    Returns the product and the window's position and kept half after it."""
+    threshold = (2**32 - span) % span
+    while (product & LOW_32) < threshold:
+        if has_half:
+            has_half, product = False, half * span
+        else:
+            product, half, has_half, at = low[at] * span, high[at], True, at + 1
+    return product, at, has_half, half
+
+
+def inversion_chances(n: int, p: float) -> tuple[float, ...]:
+    """The probabilities of 0, 1, ... successes up to numpy's bound for binomial inversion,
+    by numpy's recurrence from q**n (as exp(n log q)), each computed as numpy computes it."""
+    q = 1.0 - p
+    mean = n * p
+    bound = int(min(n, mean + 10.0 * math.sqrt(mean * q + 1)))
+    chances = [math.exp(n * math.log(q))]
+    for successes in range(1, bound + 1):
+        chances.append(((n - successes + 1) * p * chances[-1]) / (successes * q))
+    return tuple(chances)
+
+
+def inversion_binomial(doubles: list[float], at: int, chances: tuple[float, ...]) -> tuple[int, int]:
+    """binomial by inversion on a window: subtract the chances from a uniform draw until
+    one covers what is left, and draw again past the bound. Returns it and the position after."""
+    while True:
+        uniform, at = doubles[at], at + 1
+        for successes, chance in enumerate(chances):
+            if uniform <= chance:
+                return successes, at
+            uniform -= chance
 
 
 class ReplayedDraws:
@@ -58,14 +98,14 @@ class ReplayedDraws:
         self._high: list[int] = []
         self._next = 0
         self._binomial_key: tuple[int, float] | None = None
-        self._binomial_setup = (1.0, 1.0, 0)
+        self._binomial_chances: tuple[float, ...] = ()
 
-    def _refill(self) -> None:
+    def _refill(self, at_least: int = 0) -> None:
         """Draw the next raws, keeping those not used yet (a numpy draw may look ahead)."""
         high, low = np.array(self._high[self._next:], dtype=np.uint64), np.array(self._low[self._next:], dtype=np.uint64)
         unused = (high << np.uint64(32)) | low
         self._first += self._next
-        raws = np.concatenate([unused, self._source.random_raw(RAWS_PER_REFILL)])
+        raws = np.concatenate([unused, self._source.random_raw(max(RAWS_PER_REFILL, at_least))])
         self._doubles = ((raws >> np.uint64(11)) * DOUBLE_UNIT).tolist()
         self._low = (raws & np.uint64(LOW_32)).tolist()
         self._high = (raws >> np.uint64(32)).tolist()
@@ -143,11 +183,13 @@ class ReplayedDraws:
         return items[product >> 32]
 
     def _unbiased_32(self, product: int, span: int) -> int:
-        """Lemire's rejection: redraw while the low word falls in the biased sliver."""
-        threshold = (2**32 - span) % span
-        while (product & LOW_32) < threshold:
-            product = self._half_32() * span
-        return product
+        while True:  # the window's recipe is pure: after a refill it starts again from the same point
+            try:
+                product, self._next, self._has_half, self._half = unbiased_32(
+                    product, span, self._low, self._high, self._next, self._has_half, self._half)
+                return product
+            except IndexError:
+                self._refill()
 
     def _bounded_64(self, span: int) -> int:
         if span == 2**32:
@@ -163,39 +205,34 @@ class ReplayedDraws:
         if n == 0 or p == 0.0:
             return 0
         if p <= 0.5:
-            return self._binomial_inversion(n, p) if p * n <= INVERSION_LIMIT else self._by_numpy(self._numpy.binomial, n, p)
+            return self._binomial_inversion(n, p) if p * n <= INVERSION_LIMIT else self._numpy_binomial(n, p)
         if (1.0 - p) * n <= INVERSION_LIMIT:
             return n - self._binomial_inversion(n, 1.0 - p)
-        return self._by_numpy(self._numpy.binomial, n, p)
+        return self._numpy_binomial(n, p)
+
+    def _numpy_binomial(self, n: int, p: float) -> int:
+        return int(self.numpy_draws(("binomial", n, p))[0])
 
     def _binomial_inversion(self, n: int, p: float) -> int:
-        """Walk the cumulative probabilities until they pass a uniform draw; restart past the bound."""
         if self._binomial_key != (n, p):  # numpy keeps the set-up of the last (n, p) too
-            q = 1.0 - p
-            mean = n * p
-            self._binomial_key = (n, p)
-            self._binomial_setup = (q, math.exp(n * math.log(q)), int(min(n, mean + 10.0 * math.sqrt(mean * q + 1))))
-        q, q_to_n, bound = self._binomial_setup
-        successes, chance, uniform = 0, q_to_n, self.random()
-        while uniform > chance:
-            successes += 1
-            if successes > bound:
-                successes, chance, uniform = 0, q_to_n, self.random()
-            else:
-                uniform -= chance
-                chance = ((n - successes + 1) * p * chance) / (successes * q)
-        return successes
+            self._binomial_key, self._binomial_chances = (n, p), inversion_chances(n, p)
+        while True:
+            try:
+                successes, self._next = inversion_binomial(self._doubles, self._next, self._binomial_chances)
+                return successes
+            except IndexError:
+                self._refill()
 
     def normal(self, loc: float = 0.0, scale: float = 1.0) -> float:
-        return float(self._by_numpy(self._numpy.normal, loc, scale))
+        return self.numpy_draws(("normal", loc, scale))[0]
 
     def lognormal(self, mean: float = 0.0, sigma: float = 1.0) -> float:
-        return float(self._by_numpy(self._numpy.lognormal, mean, sigma))
+        return self.numpy_draws(("lognormal", mean, sigma))[0]
 
     def poisson(self, lam: float = 1.0) -> int:
         if lam == 0.0:
-            return 0  # numpy draws nothing, and _by_numpy expects at least one raw used
-        return int(self._by_numpy(self._numpy.poisson, lam))
+            return 0  # numpy draws nothing, and numpy_draws expects at least one raw used
+        return int(self.numpy_draws(("poisson", lam))[0])
 
     def _raw_at(self, position: int) -> int:
         try:
@@ -204,21 +241,35 @@ class ReplayedDraws:
             self._refill()
             return self._raw_at(position)
 
-    def _by_numpy(self, draw, *args):
-        """numpy's own draw at this point of the stream. These distributions use whole
-        raws only (never a 32-bit half), so the half kept for integers() stays valid."""
+    def numpy_draws(self, *calls: tuple) -> list[float]:
+        """numpy's own draws, (name, *args) each (normal, lognormal, poisson), one after
+        another from this point of the stream, as floats: a run of them moves numpy's twin
+        once, not once a draw. These distributions use whole raws only (never a 32-bit
+        half), so the half kept for integers() stays valid."""
         start = self._first + self._next
         self._advance(start - self._numpy_at)
-        value = draw(*args)
+        values = [float(getattr(self._numpy, name)(*args)) for name, *args in calls]
         probe = self._probe()
-        used = 1  # mostly; rejection loops take more
+        used = len(calls)  # mostly one raw each; rejection loops take more
         while self._raw_at(start + used) != probe:
             used += 1
             if used > MAX_RAWS_PER_DRAW:
-                raise RuntimeError(f"numpy's {draw.__name__}{args} left the replayed stream: a bug in ReplayedDraws")
+                raise RuntimeError(f"numpy's {calls} left the replayed stream: a bug in ReplayedDraws")
         self._numpy_at = start + used + 1
         self._next = start + used - self._first
-        return value
+        return values
+
+    def window(self, margin: int) -> tuple[list[float], list[int], list[int], int, bool, int]:
+        """The raws as (doubles, low halves, high halves), the position of the next raw in
+        them, and the kept half: what the draws read. At least `margin` raws lie past the
+        position; the lists hold until the next draw made here or moved_to()."""
+        if len(self._low) - self._next < margin:
+            self._refill(margin)
+        return self._doubles, self._low, self._high, self._next, self._has_half, self._half
+
+    def moved_to(self, at: int, has_half: bool, half: int) -> None:
+        """Take back the position in window()'s lists, and the kept half, reached there."""
+        self._next, self._has_half, self._half = at, has_half, half
 
     def hand_back(self) -> np.random.Generator:
         """The generator given, moved past every draw replayed, as if it had made them."""

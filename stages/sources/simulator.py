@@ -7,117 +7,52 @@ must undo both confounds, and because gold is known here we can measure how well
 
 Also emits what real scrapes hold: an AutoModerator sticky on every prompt, nested
 replies, [deleted]/[removed] bodies, one-story prompts and duplicate ids from a
-second scrape. Everything flows from one seeded generator, so the same config gives
-byte-identical frames.
+second scrape. Everything flows from one seed, so the same config gives
+byte-identical frames: the prompts' rows from the streams of their blocks
+(stages/sources/prompt_blocks.py: the default's 1,000 prompts are all block 0, the
+root stream), and what follows them, scores, removals and the second scrape, from the
+root stream where block 0 left it.
 """
-
-import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
-from stages.sources.gold_batch import batch_gold
-from stages.sources.privacy import author_hash
-from stages.common.progress import progress_bar
-from stages.sources.prompt_tags import prompt_tag
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.vocabulary import (
-    BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
-    VIVID_ADJECTIVES, VIVID_VERBS, Theme,
-)
+from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK, drawn_blocks
+from stages.sources.simulated_rows import REPLY, SECONDS_PER_PROMPT, STICKY, STORY
 
-AUTHOR_SALT = "simulated"
-AUTOMOD_BODY = (
-    "**Welcome to the Prompt!** All top-level comments must be a story or poem. "
-    "Reply here for other comments. Reminder: stories must be original."
-)
-REPLIES = ("Great story!", "This gave me chills.", "Part two please!", "I did not see that ending coming.")
-SECONDS_PER_PROMPT = 3600
 SECOND_SCRAPE_DELAY_S = 86_400
-
-
-@dataclass(frozen=True)
-class WritingStyle:
-    """How one story is written; every share rises with the writer's skill."""
-
-    theme: Theme
-    theme_share: float
-    vivid_share: float
-    clause_chance: float
-    short_sentence_chance: float
-    repeat_chance: float
-    n_sentences: int
-
-
-def writing_style(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> WritingStyle:
-    # Weak writers sometimes ignore the prompt and write about something else.
-    off_topic = draws.random() < 0.3 * (1.0 - skill)
-    theme = draws.pick(THEMES) if off_topic else prompt_theme
-    # Skilled writers land near a sensible length; weak ones write stubs or rambles.
-    n_sentences = min(max(round(7 * math.exp(draws.normal(0.0, 1.2 * (1.0 - skill)))), 1), 30)
-    return WritingStyle(
-        theme=theme,
-        theme_share=0.05 + 0.35 * skill,
-        vivid_share=0.1 + 0.9 * skill,
-        clause_chance=0.6 * skill,
-        short_sentence_chance=0.25 * skill,
-        repeat_chance=0.5 * (1.0 - skill) ** 2,
-        n_sentences=n_sentences,
-    )
-
-
-def word(draws: ReplayedDraws, style: WritingStyle, theme_words: tuple[str, ...], vivid: tuple[str, ...], bland: tuple[str, ...]) -> str:
-    if draws.random() < style.theme_share:
-        return draws.pick(theme_words)
-    return draws.pick(vivid if draws.random() < style.vivid_share else bland)
-
-
-def noun(draws: ReplayedDraws, style: WritingStyle) -> str:
-    return draws.pick(style.theme.nouns) if draws.random() < style.theme_share else draws.pick(NEUTRAL_NOUNS)
-
-
-def write_sentence(draws: ReplayedDraws, style: WritingStyle) -> str:
-    pick, verbs = draws.pick, style.theme.verbs
-    if draws.random() < style.short_sentence_chance:
-        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS)]
-    else:
-        adjective = word(draws, style, style.theme.adjectives, VIVID_ADJECTIVES, BLAND_ADJECTIVES)
-        words = [pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", adjective, noun(draws, style)]
-        for _ in range(draws.binomial(2, style.clause_chance)):
-            words += [pick(CONNECTORS), pick(SUBJECTS), word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", noun(draws, style)]
-        if draws.random() < 0.5:
-            words.append(pick(PLACES))
-    sentence = " ".join(words)
-    return sentence[0].upper() + sentence[1:] + "."
-
-
-def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
-    style = writing_style(draws, prompt_theme, skill)
-    sentences: list[str] = []
-    for _ in range(style.n_sentences):
-        if sentences and draws.random() < style.repeat_chance:
-            sentences.append(draws.pick(sentences))
-        else:
-            sentences.append(write_sentence(draws, style))
-    return " ".join(sentences)
-
-
-def write_prompt(draws: ReplayedDraws, theme: Theme) -> str:
-    template = draws.pick(theme.prompt_templates)
-    return "[WP] " + template.format(n=draws.pick(theme.nouns), a=draws.pick(theme.adjectives))
+BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
         number, remainder = divmod(number, 36)
-        text = digits[remainder] + text
+        text = BASE36_DIGITS[remainder] + text
         if number == 0:
             return text
+
+
+def base36_ids(first: int, step: int, n: int) -> list[str]:
+    """base36(first + index * step) for index < n, digit by digit over all of them at once."""
+    numbers = first + step * np.arange(n, dtype=np.int64)
+    if n == 0:
+        return []
+    width = len(base36(int(numbers[-1])))
+    digits = np.empty((n, width), dtype=np.uint8)
+    rest = numbers
+    for column in range(width - 1, -1, -1):
+        rest, remainder = np.divmod(rest, 36)
+        digits[:, column] = np.frombuffer(BASE36_DIGITS.encode(), dtype=np.uint8)[remainder]
+    texts = digits.view(f"S{width}").ravel().astype(str)
+    # base36 writes no leading zeros: numbers with fewer digits than the last are cut.
+    short = np.flatnonzero(numbers < 36 ** (width - 1)) if width > 1 else np.zeros(0, dtype=np.int64)
+    ids = texts.tolist()
+    for index in short.tolist():
+        ids[index] = base36(int(numbers[index]))
+    return ids
 
 
 def expected_votes(
@@ -128,114 +63,52 @@ def expected_votes(
     return exposure * np.exp(config.quality_weight * gold_z)
 
 
-STICKY, STORY, REPLY = 0, 1, 2
-
-
-@dataclass
-class SimulatedRows:
-    """What the draws decide, one entry per submission and per comment, in the order written."""
-
-    titles: list[str] = field(default_factory=list)
-    created: list[int] = field(default_factory=list)
-    popularity: list[float] = field(default_factory=list)
-    submission_scores: list[int] = field(default_factory=list)
-    prompters: list[str] = field(default_factory=list)
-    kind: list[int] = field(default_factory=list)  # STICKY, STORY or REPLY
-    prompt_of: list[int] = field(default_factory=list)  # the submission's index
-    body: list[str] = field(default_factory=list)
-    comment_created: list[int] = field(default_factory=list)
-    author: list[str] = field(default_factory=list)
-    delay_s: list[float] = field(default_factory=list)  # stories only
-
-
-def draw_rows(config: SimulateConfig, draws: ReplayedDraws, skills: np.ndarray) -> SimulatedRows:
-    """Prompts, their stories and replies, drawn in one pass and in a fixed order: that
-    order is the random stream, and the stream is what makes the frames byte-identical."""
-    rows = SimulatedRows()
-    delay_mean = math.log(config.delay_median_h * 3600.0)
-    for index in progress_bar(iterable=range(config.n_prompts), desc="simulate prompts", unit="prompt"):
-        theme = draws.pick(THEMES)
-        created = config.start_utc + index * SECONDS_PER_PROMPT + draws.integers(SECONDS_PER_PROMPT)
-        popularity = draws.lognormal(0.0, config.popularity_sigma)
-        rows.titles.append(write_prompt(draws, theme))
-        rows.created.append(created)
-        rows.popularity.append(popularity)
-        # Popular prompts collect more votes themselves, not only for their stories.
-        rows.submission_scores.append(1 + draws.poisson(3.0 * config.base_votes * popularity))
-        rows.prompters.append(f"prompter_{draws.integers(config.n_writers)}")
-        add_comment(rows, STICKY, index, AUTOMOD_BODY, created + 1, "AutoModerator")
-
-        one_story = draws.random() < config.one_story_share
-        n_stories = 1 if one_story else 2 + draws.poisson(config.stories_per_prompt - 2.0)
-        for _ in range(n_stories):
-            writer = draws.integers(config.n_writers)
-            skill = min(max(float(skills[writer] + draws.normal(0.0, 0.1)), 0.0), 1.0)
-            delay_s = draws.lognormal(delay_mean, config.delay_sigma)
-            story_created = created + int(delay_s)
-            add_comment(rows, STORY, index, write_story(draws, theme, skill), story_created, f"writer_{writer}")
-            rows.delay_s.append(delay_s)
-            if draws.random() < config.reply_share:
-                body = draws.pick(REPLIES)
-                add_comment(rows, REPLY, index, body, story_created + draws.integers(60, 7200), f"reader_{draws.integers(10**6)}")
-    return rows
-
-
-def add_comment(rows: SimulatedRows, kind: int, prompt: int, body: str, created: int, author: str) -> None:
-    rows.kind.append(kind)
-    rows.prompt_of.append(prompt)
-    rows.body.append(body)
-    rows.comment_created.append(created)
-    rows.author.append(author)
-
-
-def simulate_subreddit(config: SimulateConfig, subreddit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (submissions, comments) in the raw data contract's columns."""
+def simulate_subreddit(
+    config: SimulateConfig, subreddit: str, prompts_per_block: int = PROMPTS_PER_BLOCK, workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (submissions, comments) in the raw data contract's columns. The prompts are
+    drawn in blocks (stages/sources/prompt_blocks.py), in `workers` processes at most:
+    the frames are the same for any number."""
     rng = np.random.default_rng(config.seed)
     skills = rng.beta(2.0, 2.0, size=config.n_writers)
-    draws = ReplayedDraws(rng)
-    rows = draw_rows(config, draws, skills)
-    rng = draws.hand_back()
+    rows = drawn_blocks(config, rng, skills, prompts_per_block, workers)
 
     scraped_utc = config.start_utc + (config.n_prompts + 24 * 7) * SECONDS_PER_PROMPT
-    submission_ids = [base36(36**5 + index * 7) for index in range(config.n_prompts)]
-    comment_ids = [base36(36**6 + index * 13) for index in range(len(rows.kind))]
-    kind, prompt_of = np.array(rows.kind), np.array(rows.prompt_of)
+    submission_ids = base36_ids(36**5, 7, config.n_prompts)
+    comment_ids = base36_ids(36**6, 13, len(rows.kind))
+    kind, prompt_of = rows.kind, rows.prompt_of
     stories, replies = np.flatnonzero(kind == STORY), np.flatnonzero(kind == REPLY)
 
-    titles = np.array(rows.titles, dtype=object)
-    golds = batch_gold(titles[prompt_of[stories]], [rows.body[row] for row in stories])
-    gold_z = (golds - golds.mean()) / max(golds.std(), 1e-9)
-    votes = expected_votes(config, np.array(rows.popularity)[prompt_of[stories]], gold_z, np.array(rows.delay_s))
+    gold_z = (rows.gold - rows.gold.mean()) / max(rows.gold.std(), 1e-9)
+    votes = expected_votes(config, rows.popularity[prompt_of[stories]], gold_z, rows.delay_s)
     votes *= np.exp(rng.normal(0.0, config.vote_noise, size=len(votes)))
     scores = np.ones(len(kind), dtype=np.int64)
     scores[stories] = 1 + rng.poisson(votes)
     scores[replies] = 1 + rng.poisson(2.0, size=len(replies))
 
     # A reply's parent is the story just before it (a story has at most one reply).
-    parent_ids = [f"t3_{submission_ids[prompt]}" for prompt in rows.prompt_of]
-    for reply in replies.tolist():
-        parent_ids[reply] = f"t1_{comment_ids[reply - 1]}"
+    comment_submission = np.array(submission_ids, dtype=object)[prompt_of]
+    parent_ids = np.array([f"t3_{sid}" for sid in submission_ids], dtype=object)[prompt_of]
+    parent_ids[replies] = [f"t1_{comment_ids[reply - 1]}" for reply in replies.tolist()]
+    bodies, author_hashes = remove_some_bodies(rng, rows.body, rows.author_hashes, kind != STICKY, config.deleted_share, config.removed_share)
     comment_frame = pd.DataFrame({
-        "id": comment_ids, "submission_id": [submission_ids[prompt] for prompt in rows.prompt_of],
-        "parent_id": parent_ids, "body": rows.body, "score": scores, "created_utc": rows.comment_created,
-        "author": rows.author, "stickied": kind == STICKY,
+        "id": comment_ids, "submission_id": comment_submission.tolist(),
+        "parent_id": parent_ids.tolist(), "body": bodies, "score": scores, "created_utc": rows.comment_created,
+        "author_hash": author_hashes, "stickied": kind == STICKY,
         "distinguished": np.where(kind == STICKY, "moderator", None).tolist(),
+        "scraped_utc": scraped_utc,
     })
-    comment_frame = remove_some_bodies(rng, comment_frame, config.deleted_share, config.removed_share)
-    hash_of = {name: author_hash(name, AUTHOR_SALT) for name in comment_frame["author"].unique()}
-    comment_frame["author_hash"] = [hash_of[name] for name in comment_frame.pop("author")]
-    comment_frame["scraped_utc"] = scraped_utc
     comment_frame = with_second_scrape(rng, comment_frame, config.duplicate_share)
 
     submission_frame = pd.DataFrame({
         "id": submission_ids, "subreddit": subreddit, "title": rows.titles,
-        "tag": [prompt_tag(title) for title in rows.titles], "selftext": "",
+        "tag": rows.tags, "selftext": "",
         "score": rows.submission_scores, "created_utc": rows.created,
-        "author_hash": [author_hash(name, AUTHOR_SALT) for name in rows.prompters],
+        "author_hash": rows.prompter_hashes,
         "permalink": [f"/r/{subreddit}/comments/{sid}/" for sid in submission_ids],
     })
-    counts = comment_frame.drop_duplicates("id")["submission_id"].value_counts()
-    submission_frame["num_comments"] = submission_frame["id"].map(counts).fillna(0).astype("int64")
+    # The second scrape only saw comments again: each prompt's own are counted once.
+    submission_frame["num_comments"] = np.bincount(prompt_of, minlength=config.n_prompts).astype("int64")
     submission_frame["scraped_utc"] = scraped_utc
     return (
         submission_frame[list(SUBMISSION_COLUMNS)],
@@ -244,17 +117,21 @@ def simulate_subreddit(config: SimulateConfig, subreddit: str) -> tuple[pd.DataF
 
 
 def remove_some_bodies(
-    rng: np.random.Generator, comments: pd.DataFrame, deleted_share: float, removed_share: float
-) -> pd.DataFrame:
-    """Authors delete stories and moderators remove them; Reddit keeps the row and its score."""
-    comments = comments.copy()
-    draw = rng.random(len(comments))
-    ordinary = ~comments["stickied"].to_numpy()
+    rng: np.random.Generator, bodies: list[str], author_hashes: list[str | None], ordinary: np.ndarray,
+    deleted_share: float, removed_share: float,
+) -> tuple[list[str], list[str | None]]:
+    """Authors delete stories and moderators remove them; Reddit keeps the row and its
+    score. Returns the bodies and author hashes after (ordinary: not a moderator's sticky)."""
+    draw = rng.random(len(bodies))
     deleted = ordinary & (draw < deleted_share)
     removed = ordinary & (draw >= deleted_share) & (draw < deleted_share + removed_share)
-    comments.loc[deleted, ["body", "author"]] = ["[deleted]", "[deleted]"]
-    comments.loc[removed, "body"] = "[removed]"
-    return comments
+    bodies, author_hashes = list(bodies), list(author_hashes)
+    for row in np.flatnonzero(deleted).tolist():
+        # A deleted account is no author: its hash is None, as author_hash("[deleted]") is.
+        bodies[row], author_hashes[row] = "[deleted]", None
+    for row in np.flatnonzero(removed).tolist():
+        bodies[row] = "[removed]"
+    return bodies, author_hashes
 
 
 def with_second_scrape(rng: np.random.Generator, comments: pd.DataFrame, share: float) -> pd.DataFrame:

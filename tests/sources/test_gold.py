@@ -3,7 +3,7 @@ import pytest
 
 from stages.sources.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
 from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.simulator import write_story
+from stages.sources.story_writer import write_story
 from stages.sources.vocabulary import THEME_BY_NAME
 
 SPACE_PROMPT = "[WP] An astronaut wakes up alone on a lunar station."

@@ -9,7 +9,7 @@ from stages.sources import gold_batch
 from stages.sources.gold import VARIETY_SATURATION, gold, variety_part, words_of
 from stages.sources.gold_batch import batch_gold, words
 from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.simulator import write_prompt, write_story
+from stages.sources.story_writer import write_prompt, write_story
 from stages.sources.vocabulary import THEMES
 
 EDGE_CASES = [

@@ -61,3 +61,16 @@ def test_a_bad_range_is_refused_like_numpy():
 def test_only_pcg64_streams_are_replayed():
     with pytest.raises(ValueError, match="PCG64"):
         ReplayedDraws(np.random.Generator(np.random.MT19937(0)))
+
+
+def test_a_run_of_numpy_draws_equals_numpys_draws_one_after_another():
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    draws = ReplayedDraws(rng)
+    for _ in range(3000):
+        assert draws.integers(5) == reference.integers(5)  # a half kept across the run
+        # poisson(90) rejects now and then: the run must find where it ended.
+        run = draws.numpy_draws(("normal", 0.0, 0.1), ("lognormal", 1.0, 1.2), ("poisson", 90.0))
+        assert run == [float(reference.normal(0.0, 0.1)), float(reference.lognormal(1.0, 1.2)), float(reference.poisson(90.0))]
+        assert draws.random() == reference.random()
+    draws.hand_back()
+    assert rng.bit_generator.state == reference.bit_generator.state

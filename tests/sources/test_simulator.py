@@ -5,7 +5,8 @@ import pandas as pd
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
 from stages.sources.gold import gold
-from stages.sources.simulator import AUTHOR_SALT, expected_votes, simulate_subreddit
+from stages.sources.simulated_rows import AUTHOR_SALT
+from stages.sources.simulator import expected_votes, simulate_subreddit
 from stages.sources.privacy import author_hash
 
 SMALL = SimulateConfig(n_prompts=120, n_writers=50)
