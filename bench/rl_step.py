@@ -74,6 +74,7 @@ from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer
 from stages.modeling.sampling import encode_prompts, story_token_scores
 from stages.modeling.story_format import encode_story, prompt_prefix
 from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels
+from stages.sources.replayed_draws import ReplayedDraws
 from stages.sources.story_writer import write_prompt, write_story
 from stages.sources.vocabulary import THEMES
 from stages.tokenizer import train_bpe_tokenizer
@@ -166,10 +167,12 @@ def bench_data(model_config: ModelConfig, rl_config: RLConfig, prompts_needed: i
         source = f"the train split's {len(prompts)} prompts (data/processed), models/sft and models/reward"
         trained = True
     else:
-        rng = np.random.default_rng(SYNTHETIC_SEED)
-        themes = [THEMES[rng.integers(len(THEMES))] for _ in range(max(prompts_needed, SYNTHETIC_STORIES))]
-        prompts = [write_prompt(rng, theme) for theme in themes]
-        pairs = [(prompt, write_story(rng, theme, float(rng.beta(2.0, 2.0)))) for prompt, theme in zip(prompts, themes)]
+        # The simulator's writer draws from a replayed stream; the writers' skills, as the
+        # simulator draws them, from numpy's own.
+        draws, skills = ReplayedDraws(np.random.default_rng(SYNTHETIC_SEED)), np.random.default_rng(SYNTHETIC_SEED + 1)
+        themes = [draws.pick(THEMES) for _ in range(max(prompts_needed, SYNTHETIC_STORIES))]
+        prompts = [write_prompt(draws, theme) for theme in themes]
+        pairs = [(prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0)))) for prompt, theme in zip(prompts, themes)]
         tokenizer = train_bpe_tokenizer([prompt_prefix(p) for p in prompts] + [s for _, s in pairs], model_config.vocab_size)
         prompts = prompts[:prompts_needed]
         source = (f"{len(prompts)} synthetic prompts (the simulator's writer, seed {SYNTHETIC_SEED}; no models/reward), "
