@@ -359,6 +359,11 @@ class RedditRequestHandler(BaseHTTPRequestHandler):
         payload = json.dumps(body).encode()
         try:
             self.send_response(status)
+            if self.close_connection:
+                # The request asked to close (prawcore's token requests do). An HTTP/1.1
+                # server that closes says so; without it the client pools the connection and
+                # its next request can race the close (RemoteDisconnected, then a retry).
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in (self.reddit.rate_limit_headers() | (headers or {})).items():

@@ -71,3 +71,23 @@ def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
     requests, faults = map(int, re.fullmatch(r"stopped after (\d+) requests, (\d+) faults injected \(.*\)", last_words).groups())
     assert faults == json.loads((tmp_path / "reports/scrape.json").read_text())["scrape/retries"]
     assert 0.1 * requests < faults < 0.3 * requests
+
+
+def test_a_request_that_asks_to_close_is_answered_with_connection_close(simulated_frames):
+    """prawcore's token request says `Connection: close`; a reply that does not say it back
+    lets the client pool the connection and race the server's close on its next request."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from conftest import serve
+
+    with serve(simulated_frames) as server:
+        address = urlsplit(server.url)
+        for asked, expected in (({"Connection": "close"}, "close"), ({}, None)):
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+            connection.request("POST", "/api/v1/access_token", body="grant_type=client_credentials", headers=asked)
+            response = connection.getresponse()
+            response.read()
+            assert response.getheader("Connection") == expected
+            assert response.will_close == (expected == "close")
+            connection.close()
