@@ -154,10 +154,9 @@ class PolicyTrainer:
         return {name: tensor.to(self.device) for name, tensor in batch.items()}
 
     def reference_nll(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean NLL per story token of the reference stories: -llh, the SFT objective."""
-        inputs = {name: batch[name] for name in ("input_ids", "attention_mask", "position_ids") if name in batch}
+        """Mean NLL per story token of reference_batch's packed stories: -llh, the SFT objective."""
         with self.autocast:
-            logits = model(**inputs, use_cache=False).logits
+            logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
         nll, count = story_nll(logits, batch["labels"])
         return nll / count.clamp(min=1)
 
