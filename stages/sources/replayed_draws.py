@@ -19,9 +19,9 @@ Equality with numpy is what tests/sources/test_replayed_draws.py checks, draw by
 a numpy upgrade that changes a recipe fails there first (NEP 19 allows it to).
 
 Even a replayed draw is a Python call, and the story writer makes ~100 of them a
-story, so it may also read the raws itself: window() lends it the raws as lists with
-the stream's position, moved_to() takes the position back, and the recipes that loop
-(Lemire's rejection, binomial inversion) are functions of a window that both use.
+story, so its compiled grammar (story_kernel.py) reads the raws itself: window() lends
+it the raws as an array with the stream's position, and moved_to() takes the position
+back.
 """
 
 import math
@@ -93,6 +93,7 @@ class ReplayedDraws:
         self._advance, self._probe = self._numpy.bit_generator.advance, self._numpy.bit_generator.random_raw
         self._has_half, self._half = bool(state["has_uint32"]), state["uinteger"]
         self._first = 0  # the stream position of _doubles[0]
+        self._raws = np.zeros(0, dtype=np.uint64)  # what the lists below are made of
         self._doubles: list[float] = []
         self._low: list[int] = []
         self._high: list[int] = []
@@ -106,6 +107,7 @@ class ReplayedDraws:
         unused = (high << np.uint64(32)) | low
         self._first += self._next
         raws = np.concatenate([unused, self._source.random_raw(max(RAWS_PER_REFILL, at_least))])
+        self._raws = raws
         self._doubles = ((raws >> np.uint64(11)) * DOUBLE_UNIT).tolist()
         self._low = (raws & np.uint64(LOW_32)).tolist()
         self._high = (raws >> np.uint64(32)).tolist()
@@ -259,16 +261,16 @@ class ReplayedDraws:
         self._next = start + used - self._first
         return values
 
-    def window(self, margin: int) -> tuple[list[float], list[int], list[int], int, bool, int]:
-        """The raws as (doubles, low halves, high halves), the position of the next raw in
-        them, and the kept half: what the draws read. At least `margin` raws lie past the
-        position; the lists hold until the next draw made here or moved_to()."""
+    def window(self, margin: int) -> tuple[np.ndarray, int, bool, int]:
+        """The raws (uint64), the position of the next raw in them, and the kept half:
+        what the draws read. At least `margin` raws lie past the position; the array
+        holds until the next draw made here or moved_to()."""
         if len(self._low) - self._next < margin:
             self._refill(margin)
-        return self._doubles, self._low, self._high, self._next, self._has_half, self._half
+        return self._raws, self._next, self._has_half, self._half
 
     def moved_to(self, at: int, has_half: bool, half: int) -> None:
-        """Take back the position in window()'s lists, and the kept half, reached there."""
+        """Take back the position in window()'s raws, and the kept half, reached there."""
         self._next, self._has_half, self._half = at, has_half, half
 
     def hand_back(self) -> np.random.Generator:
