@@ -25,6 +25,7 @@ import numpy as np
 from stages.common.config import SimulateConfig
 from stages.common.progress import progress_bar
 from stages.common.worker_pool import available_cpus, spawned_pool
+from stages.sources.batched_rows import batched_rows
 from stages.sources.gold_batch import batch_gold
 from stages.sources.privacy import author_hash
 from stages.sources.prompt_tags import prompt_tag
@@ -72,14 +73,14 @@ def hashes(names: list[str]) -> list[str | None]:
 def drawn_block(config: SimulateConfig, skills: np.ndarray, block: int, prompts: range, root_state: dict | None) -> tuple[DrawnBlock, dict | None]:
     """Block `block`'s rows, and for block 0 (drawn from the root stream, at root_state)
     the root stream's state after them."""
-    if block == 0:
+    if block == 0:  # the root stream, drawn in its order
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = root_state
-    else:
-        rng = block_generator(config.seed, block)
-    draws = ReplayedDraws(rng)
-    rows = draw_rows(config, draws, skills, prompts)
-    state_after = draws.hand_back().bit_generator.state if block == 0 else None
+        draws = ReplayedDraws(rng)
+        rows = draw_rows(config, draws, skills, prompts)
+        state_after = draws.hand_back().bit_generator.state
+    else:  # a stream of its own, drawn as arrays
+        rows, state_after = batched_rows(config, block_generator(config.seed, block), skills, prompts), None
     kind, prompt_of = np.array(rows.kind, dtype=np.int64), np.array(rows.prompt_of, dtype=np.int64)
     stories = np.flatnonzero(kind == STORY)
     titles = np.array(rows.titles, dtype=object)
