@@ -1,17 +1,18 @@
 """The simulated prompts, drawn in blocks of PROMPTS_PER_BLOCK, several blocks at once.
 
-Why blocks: a prompt's draws follow the last prompt's in one random stream (each story
-draws its words one by one, ~100 draws a story), so one stream is drawn by one core,
-at about 70 microseconds a story: over a minute for a million comments. Blocks
-with streams of their own can be drawn side by side, one process a core:
+Why blocks: in one random stream a prompt's draws follow the last prompt's (each story
+draws its words one by one), so one stream is drawn by one core. Blocks with streams
+of their own can be drawn side by side, one process a core, and in an order of their own:
 - block 0 (prompts 0 to PROMPTS_PER_BLOCK - 1) is drawn from the root stream, right
-  after the writers' skills, exactly as before blocks existed; every simulation of
-  up to PROMPTS_PER_BLOCK prompts (the default has 1,000) is therefore the same, to
-  the byte, and the draws after the rows (scores, removals, the second scrape) go on
-  from where block 0 left the root stream;
+  after the writers' skills, exactly as before blocks existed (simulated_rows.draw_rows,
+  a prompt's values one after another, interleaved with its stories' words); every
+  simulation of up to PROMPTS_PER_BLOCK prompts (the default has 1,000) is therefore
+  the same, to the byte, and the draws after the rows (scores, removals, the second
+  scrape) go on from where block 0 left the root stream;
 - block k >= 1 is drawn from its own stream, the k-th child of the seed's SeedSequence
-  (SeedSequence(seed, spawn_key=(k,))), so its prompts differ from those the single
-  stream drew before blocks existed, but not with the number of processes.
+  (SeedSequence(seed, spawn_key=(k,))), as arrays (batched_rows.py: the same model,
+  about a fifth of the time), so its prompts differ from those the single stream drew
+  before blocks existed, but not with the number of processes.
 Each block also scores its stories' gold and hashes its authors, so that the parent
 only joins the blocks. The workers are spawned (stages/common/worker_pool.py), so a
 script that simulates more than one block must guard its main.

@@ -4,6 +4,8 @@ Each prompt draws, in a fixed order, its theme, time, popularity, title, score a
 prompter, then whether it has one story or several, and for each story its writer,
 that writer's form on the day, its delay, its text and whether a reader replied. That
 order is the random stream, and the stream is what makes the frames byte-identical.
+It is the order of block 0, the root stream (prompt_blocks.py); blocks of their own
+streams draw the same model as arrays (batched_rows.py).
 """
 
 import math

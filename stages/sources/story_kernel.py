@@ -25,9 +25,15 @@ from stages.sources.vocabulary import (
 
 LOW_32 = np.uint64(0xFFFF_FFFF)
 DOUBLE_UNIT = 1.0 / 2**53
-# A sentence of 30 words of up to 16 bytes is under 512; a story has at most 30 sentences.
+# The room a story may take: 30 sentences of at most 512 bytes (the vocabulary's longest
+# sentence has 174; tests/sources/test_story_kernel.py keeps the bound). numba does not
+# check bounds, so a story longer than its buffer would write past it.
 MAX_SENTENCES = 30
-MAX_STORY_BYTES = MAX_SENTENCES * 512
+MAX_SENTENCE_BYTES = 512
+MAX_STORY_BYTES = MAX_SENTENCES * MAX_SENTENCE_BYTES
+# The draws' state, an array of three uint64 that the draws move: the next raw's
+# position, whether a 32-bit half of the last raw is kept, and that half.
+AT, HAS_HALF, HALF = 0, 1, 2
 
 
 def first_upper(word: str) -> str:
@@ -57,17 +63,15 @@ _encoded = [word.encode("ascii") for word in WORDS]
 WORD_BYTES = np.frombuffer(b"".join(_encoded), dtype=np.uint8)
 WORD_STARTS = np.cumsum([0] + [len(word) for word in _encoded[:-1]]).astype(np.int64)
 WORD_LENGTHS = np.array([len(word) for word in _encoded], dtype=np.int64)
-# The fixed pools as (first, count); the themes' as [theme, (verbs, adjectives, nouns), (first, count)].
+# The fixed pools as arrays [first, count]; the themes' as [theme, verbs | adjectives | nouns, (first, count)].
 (FIRST_SUBJECTS, SUBJECT_POOL, CONNECTOR_POOL, PLACE_POOL, NEUTRAL_NOUN_POOL, VIVID_VERB_POOL, BLAND_VERB_POOL,
  VIVID_ADJECTIVE_POOL, BLAND_ADJECTIVE_POOL, THE) = (
-    np.array(SPANS[name], dtype=np.int64) for name in ("first_subjects", "subjects", "connectors", "places", "neutral_nouns", "vivid_verbs",
-                             "bland_verbs", "vivid_adjectives", "bland_adjectives", "the"))
-THEME_POOLS = np.array([[SPANS[f"{kind}_{index}"] for kind in ("verbs", "adjectives", "nouns")] for index in range(len(THEMES))],
-                       dtype=np.int64)
+    np.array(SPANS[name], dtype=np.int64)
+    for name in ("first_subjects", "subjects", "connectors", "places", "neutral_nouns", "vivid_verbs", "bland_verbs",
+                 "vivid_adjectives", "bland_adjectives", "the"))
+THEME_POOLS = np.array(
+    [[SPANS[f"{kind}_{index}"] for kind in ("verbs", "adjectives", "nouns")] for index in range(len(THEMES))], dtype=np.int64)
 VERBS, ADJECTIVES, NOUNS = 0, 1, 2
-
-
-AT, HAS_HALF, HALF = 0, 1, 2
 
 
 @njit(cache=True)
