@@ -6,7 +6,8 @@ drew (the default, 1,000 prompts, is block 0 and stays the same to the byte). A 
 its own stream owes no such order, so here the same model is drawn in the order that
 costs least: every prompt's values as arrays, then every story's values as arrays,
 then all the stories' words, one story after another (story_kernel.stories_bytes).
-That is about a tenth of the Python steps, which made a million comments take minutes.
+A block's rows take a tenth of the CPU of drawing them in order (0.27 s against 2.5 s
+for 5,000 prompts), whose Python steps per draw made a million comments take minutes.
 
 The model is simulated_rows' and story_writer's (tests/sources/test_batched_rows.py
 compares the two layouts' statistics); only which random number goes where differs.
