@@ -22,12 +22,11 @@ from stages.sources.simulated_rows import (
     AUTOMOD_BODY, REPLIES, REPLY, SECONDS_PER_PROMPT, STICKY, STORY, SimulatedRows,
 )
 from stages.sources.story_kernel import AT, stories_bytes
-from stages.sources.story_writer import CLAUSES_AT_MOST, STORY_RAWS, style_shares
+from stages.sources.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, style_shares
 from stages.sources.vocabulary import THEMES
 
 RAWS_PER_CHUNK = 2**20  # the words' raws are drawn this many at a time (8 MiB)
 STORY_BYTES_PER_CHUNK = 2**24  # and written into buffers of this size (16 MiB)
-MAX_STORY_RAWS = 2**22
 
 
 def batched_rows(config: SimulateConfig, rng: np.random.Generator, skills: np.ndarray, prompts: range) -> SimulatedRows:

@@ -42,18 +42,6 @@ INVERSION_LIMIT = 30.0
 MAX_RAWS_PER_DRAW = 2**20
 
 
-def unbiased_32(product: int, span: int, low: list[int], high: list[int], at: int, has_half: bool, half: int) -> tuple[int, int, bool, int]:
-    """Lemire's rejection on a window: redraw while the low word falls in the biased sliver.
-    Returns the product and the window's position and kept half after it."""
-    threshold = (2**32 - span) % span
-    while (product & LOW_32) < threshold:
-        if has_half:
-            has_half, product = False, half * span
-        else:
-            product, half, has_half, at = low[at] * span, high[at], True, at + 1
-    return product, at, has_half, half
-
-
 def inversion_chances(n: int, p: float) -> tuple[float, ...]:
     """The probabilities of 0, 1, ... successes up to numpy's bound for binomial inversion,
     by numpy's recurrence from q**n (as exp(n log q)), each computed as numpy computes it."""
@@ -64,17 +52,6 @@ def inversion_chances(n: int, p: float) -> tuple[float, ...]:
     for successes in range(1, bound + 1):
         chances.append(((n - successes + 1) * p * chances[-1]) / (successes * q))
     return tuple(chances)
-
-
-def inversion_binomial(doubles: list[float], at: int, chances: tuple[float, ...]) -> tuple[int, int]:
-    """binomial by inversion on a window: subtract the chances from a uniform draw until
-    one covers what is left, and draw again past the bound. Returns it and the position after."""
-    while True:
-        uniform, at = doubles[at], at + 1
-        for successes, chance in enumerate(chances):
-            if uniform <= chance:
-                return successes, at
-            uniform -= chance
 
 
 class ReplayedDraws:
@@ -185,13 +162,11 @@ class ReplayedDraws:
         return items[product >> 32]
 
     def _unbiased_32(self, product: int, span: int) -> int:
-        while True:  # the window's recipe is pure: after a refill it starts again from the same point
-            try:
-                product, self._next, self._has_half, self._half = unbiased_32(
-                    product, span, self._low, self._high, self._next, self._has_half, self._half)
-                return product
-            except IndexError:
-                self._refill()
+        """Lemire's rejection: redraw while the low word falls in the biased sliver."""
+        threshold = (2**32 - span) % span
+        while (product & LOW_32) < threshold:
+            product = self._half_32() * span
+        return product
 
     def _bounded_64(self, span: int) -> int:
         if span == 2**32:
@@ -216,14 +191,16 @@ class ReplayedDraws:
         return int(self.numpy_draws(("binomial", n, p))[0])
 
     def _binomial_inversion(self, n: int, p: float) -> int:
+        """Subtract the chances of 0, 1, ... successes from a uniform draw until one covers
+        what is left; past numpy's bound, draw again."""
         if self._binomial_key != (n, p):  # numpy keeps the set-up of the last (n, p) too
             self._binomial_key, self._binomial_chances = (n, p), inversion_chances(n, p)
         while True:
-            try:
-                successes, self._next = inversion_binomial(self._doubles, self._next, self._binomial_chances)
-                return successes
-            except IndexError:
-                self._refill()
+            uniform = self.random()
+            for successes, chance in enumerate(self._binomial_chances):
+                if uniform <= chance:
+                    return successes
+                uniform -= chance
 
     def normal(self, loc: float = 0.0, scale: float = 1.0) -> float:
         return self.numpy_draws(("normal", loc, scale))[0]
