@@ -25,7 +25,6 @@ from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 def gold_metrics(stories: pd.DataFrame, gold: np.ndarray, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
     """How well each signal recovers true quality (each story's gold); only the simulator knows it."""
     stories = stories.assign(gold=gold)
-    gold = stories["gold"].to_numpy()
     return {
         "rank/spearman_gold_score": spearman(stories["gold"], stories["score"]),
         # rank 1 is the best story, so correlate against the negated z-score of rank.
