@@ -22,7 +22,7 @@ from stages.sources.simulated_rows import (
     AUTOMOD_BODY, REPLIES, REPLY, SECONDS_PER_PROMPT, STICKY, STORY, SimulatedRows,
 )
 from stages.sources.story_kernel import AT, stories_bytes
-from stages.sources.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, style_shares
+from stages.sources.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, prompt_title, style_shares
 from stages.sources.vocabulary import THEMES
 
 RAWS_PER_CHUNK = 2**20  # the words' raws are drawn this many at a time (8 MiB)
@@ -94,7 +94,7 @@ def prompt_titles(rng: np.random.Generator, theme: np.ndarray) -> list[str]:
     template = rng.integers(len(THEMES[0].prompt_templates), size=n)
     noun, adjective = rng.integers(len(THEMES[0].nouns), size=n), rng.integers(len(THEMES[0].adjectives), size=n)
     return [
-        "[WP] " + THEMES[t].prompt_templates[p].format(n=THEMES[t].nouns[o], a=THEMES[t].adjectives[a])
+        prompt_title(THEMES[t].prompt_templates[p], THEMES[t].nouns[o], THEMES[t].adjectives[a])
         for t, p, o, a in zip(theme.tolist(), template.tolist(), noun.tolist(), adjective.tolist())
     ]
 

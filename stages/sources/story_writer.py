@@ -101,4 +101,9 @@ def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
 
 def write_prompt(draws: ReplayedDraws, theme: Theme) -> str:
     template = draws.pick(theme.prompt_templates)
-    return "[WP] " + template.format(n=draws.pick(theme.nouns), a=draws.pick(theme.adjectives))
+    return prompt_title(template, draws.pick(theme.nouns), draws.pick(theme.adjectives))
+
+
+def prompt_title(template: str, noun: str, adjective: str) -> str:
+    """A prompt's title: its template filled with a noun and an adjective, tagged [WP]."""
+    return "[WP] " + template.format(n=noun, a=adjective)
