@@ -57,6 +57,10 @@ def run_stage(name: str, params: Path) -> None:
         if main:
             typer.echo(f"ahf {name}: error: {error}", err=True)
         raise typer.Exit(2) from None
+    if "torch" in sys.modules:  # only a stage that imported torch can have joined a process group
+        from stages.common.distributed import leave_process_group
+
+        leave_process_group()  # after a success only: a process that failed may leave others waiting
     if summary:
         typer.echo(summary)
 

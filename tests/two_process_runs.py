@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, GPT2LMHeadModel
 
 from stages.common.config import ModelConfig, RLConfig, SftConfig
-from stages.common.distributed import DataParallel, SilentLive
+from stages.common.distributed import DataParallel, SilentLive, leave_process_group
 from stages.modeling.base_model import tiny_gpt2_config, with_pad_token
 from stages.modeling.sampling import Rollout
 from stages.modeling.story_format import LengthGroupedBatches, encode_story, lm_batch
@@ -120,3 +120,4 @@ if __name__ == "__main__":
     if parallel.is_main:
         torch.save({"processes": parallel.count, "sft": sft_weights, "sft_evaluations": sft_evaluations,
                     "rl": rl_weights, "rl_metrics": rl_metrics}, folder / "launched.pt")
+    leave_process_group()

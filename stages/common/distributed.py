@@ -34,6 +34,15 @@ def launched_processes() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def leave_process_group() -> None:
+    """Leave the process group a launched process joined, as PyTorch asks each process to
+    at its end: one that exits still in it may abort in gloo's threads while the
+    interpreter tears down (SIGABRT, "terminate called without an active exception"),
+    and torchrun then fails the launch though its work is done. Alone: nothing to leave."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def on_cpus_only() -> bool:
     """Whether the processes run on CPUs (gloo). accelerate runs each torchrun process
     alone on a machine without a GPU unless it is told cpu=True, so say it for it."""

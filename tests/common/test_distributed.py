@@ -11,7 +11,7 @@ import torch
 
 import two_process_runs as runs
 from conftest import PROJECT
-from stages.common.distributed import BatchShards, DataParallel, buckets, require_even_split, share_bounds
+from stages.common.distributed import BatchShards, DataParallel, buckets, leave_process_group, require_even_split, share_bounds
 from stages.common.errors import StageError
 
 # Float rounding only: the processes sum their gradients in another order than one
@@ -101,3 +101,11 @@ def test_two_processes_take_the_rl_update_of_one_with_the_same_global_batch(laun
     assert max_difference(two["rl"], weights) < TOLERANCE
     for name in ("rl/loss", "rl/policy_loss", "rl/ref_nll", "rl/kl", "rl/reward_mean", "rl/grad_norm"):
         assert two["rl_metrics"][name] == pytest.approx(metrics[name], abs=1e-5), name
+
+
+def test_a_process_leaves_the_group_it_joined_and_alone_has_nothing_to_leave(tmp_path):
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    assert torch.distributed.is_initialized()
+    leave_process_group()
+    assert not torch.distributed.is_initialized()
+    leave_process_group()  # never joined (run directly): nothing to do, no error
