@@ -51,9 +51,13 @@ def write_params(folder: Path, data: dict, simulate: dict) -> None:
 def measured_stage(folder: Path, stage: str) -> tuple[float, resource.struct_rusage]:
     """Run `ahf <stage>` in folder; its wall seconds and the rusage of that one process."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "stages", stage], cwd=folder,
-                               env=os.environ | {"AHF_AUTHOR_SALT": "bench"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stages", stage],
+        cwd=folder,
+        env=os.environ | {"AHF_AUTHOR_SALT": "bench"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
@@ -78,15 +82,31 @@ def dump_block(rng: np.random.Generator, bodies: list[str], first: int, n: int) 
     """n lines from index `first`: a fifth from another subreddit, a third of the rest replies."""
     lines = []
     for index, reply, body, score, author, other in zip(
-        range(first, first + n), (rng.random(n) < 1 / 3).tolist(), rng.integers(len(bodies), size=n).tolist(),
-        rng.integers(1, 500, size=n).tolist(), rng.integers(1, 5000, size=n).tolist(), (rng.random(n) < 0.2).tolist(),
+        range(first, first + n),
+        (rng.random(n) < 1 / 3).tolist(),
+        rng.integers(len(bodies), size=n).tolist(),
+        rng.integers(1, 500, size=n).tolist(),
+        rng.integers(1, 5000, size=n).tolist(),
+        (rng.random(n) < 0.2).tolist(),
     ):
         if index % GARBLED_EVERY == GARBLED_EVERY - 1:
             lines.append('{"id": "garbled", "body": "cut of\n')
             continue
         submission = index // 20
         parent = f"t1_c{index - 1}" if reply else f"t3_s{submission}"
-        lines.append(LINE % (index, submission, parent, bodies[body], score, 1609459200 + index, author, "Poetry" if other else "WritingPrompts"))
+        lines.append(
+            LINE
+            % (
+                index,
+                submission,
+                parent,
+                bodies[body],
+                score,
+                1609459200 + index,
+                author,
+                "Poetry" if other else "WritingPrompts",
+            )
+        )
     return "".join(lines).encode()
 
 
@@ -112,8 +132,10 @@ def bench_dump(folder: Path, n_lines: int) -> Measure:
     path = folder / "RC_bench.zst"
     started = time.perf_counter()
     write_dump(path, n_lines)
-    print(f"wrote {n_lines:,} dump lines ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - started:.0f} s",
-          flush=True)
+    print(
+        f"wrote {n_lines:,} dump lines ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     write_params(folder, {"source": "dump", "dump": {"submissions": [], "comments": [str(path)]}}, {})
     return measure(folder, "scrape", f"scrape, dump import ({n_lines:,} lines)", "scrape/comments")
 

@@ -16,8 +16,13 @@ from scratch_stage import PROJECT, cell, parse_variant, run_stage
 
 DEFAULT_VARIANTS = ["kind=tier", "kind=pairwise", "kind=pairwise,margin_scale=0.5", "kind=listwise"]
 COLUMNS = [
-    "reward/pairwise_accuracy", "reward/spearman_gold", "reward/within_spearman_gold",
-    "reward/spearman_adjusted", "reward/tier_accuracy", "reward/val_pairwise_accuracy", "reward/best_step",
+    "reward/pairwise_accuracy",
+    "reward/spearman_gold",
+    "reward/within_spearman_gold",
+    "reward/spearman_adjusted",
+    "reward/tier_accuracy",
+    "reward/val_pairwise_accuracy",
+    "reward/best_step",
 ]
 
 

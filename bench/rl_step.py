@@ -172,20 +172,33 @@ def bench_data(model_config: ModelConfig, rl_config: RLConfig, prompts_needed: i
         draws, skills = ReplayedDraws(np.random.default_rng(SYNTHETIC_SEED)), np.random.default_rng(SYNTHETIC_SEED + 1)
         themes = [draws.pick(THEMES) for _ in range(max(prompts_needed, SYNTHETIC_STORIES))]
         prompts = [write_prompt(draws, theme) for theme in themes]
-        pairs = [(prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0)))) for prompt, theme in zip(prompts, themes)]
-        tokenizer = train_bpe_tokenizer([prompt_prefix(p) for p in prompts] + [s for _, s in pairs], model_config.vocab_size)
+        pairs = [
+            (prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0)))) for prompt, theme in zip(prompts, themes)
+        ]
+        tokenizer = train_bpe_tokenizer(
+            [prompt_prefix(p) for p in prompts] + [s for _, s in pairs], model_config.vocab_size
+        )
         prompts = prompts[:prompts_needed]
-        source = (f"{len(prompts)} synthetic prompts (the simulator's writer, seed {SYNTHETIC_SEED}; no models/reward), "
-                  "random-init policy and reward model")
+        source = (
+            f"{len(prompts)} synthetic prompts (the simulator's writer, seed {SYNTHETIC_SEED}; no models/reward), "
+            "random-init policy and reward model"
+        )
         trained = False
-    encode = partial(encode_story, tokenizer, max_prompt_tokens=model_config.max_prompt_tokens,
-                     max_tokens=model_config.max_tokens, add_eos=True)
+    encode = partial(
+        encode_story,
+        tokenizer,
+        max_prompt_tokens=model_config.max_prompt_tokens,
+        max_tokens=model_config.max_tokens,
+        add_eos=True,
+    )
     return BenchData(source, tokenizer, prompts, [encode(p, s) for p, s in pairs], trained)
 
 
 def shape_config(shape: Shape, model_config: ModelConfig, tokenizer):
-    config = tiny_gpt2_config(model_config.model_copy(update={"n_layer": shape.n_layer, "n_head": shape.n_head,
-                                                              "n_embd": shape.n_embd}), tokenizer)
+    config = tiny_gpt2_config(
+        model_config.model_copy(update={"n_layer": shape.n_layer, "n_head": shape.n_head, "n_embd": shape.n_embd}),
+        tokenizer,
+    )
     config.activation_function = FUSED_ACTIVATIONS[config.activation_function]
     return config
 
@@ -210,8 +223,12 @@ def reward_scorer(shape: Shape, model_config: ModelConfig, tokenizer, device: to
         torch.manual_seed(SYNTHETIC_SEED + 1)
         config = shape_config(shape, model_config, tokenizer)
         reward_config = load_section(PARAMS, "reward", RewardConfig)
-        head = RewardHead(reward_config.kind, tuple(reward_config.tier_values[tier] for tier in TIERS),
-                          model_config.max_tokens, model_config.max_prompt_tokens)
+        head = RewardHead(
+            reward_config.kind,
+            tuple(reward_config.tier_values[tier] for tier in TIERS),
+            model_config.max_tokens,
+            model_config.max_prompt_tokens,
+        )
         config.num_labels = OUTPUTS[reward_config.kind]
         scorer = RewardScorer(GPT2ForSequenceClassification(config).to(device).eval(), tokenizer, head)
     scorer.model.requires_grad_(False)
@@ -235,20 +252,35 @@ def trl_reward_function(scorer: RewardScorer, device: torch.device):
 def rl_config_for_bench() -> RLConfig:
     """params.yaml's rl section at the issue's batch and length, with TRL's RLOO form of the KL."""
     section = read_params(PARAMS).get("rl") or {}
-    return RLConfig.model_validate(section | {
-        "algo": "rloo", "prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES_PER_PROMPT,
-        "max_new_tokens": NEW_TOKENS, "kl_in": "reward", "kl_estimator": "k1",
-    })
+    return RLConfig.model_validate(
+        section
+        | {
+            "algo": "rloo",
+            "prompts_per_step": PROMPTS_PER_STEP,
+            "samples_per_prompt": SAMPLES_PER_PROMPT,
+            "max_new_tokens": NEW_TOKENS,
+            "kl_in": "reward",
+            "kl_estimator": "k1",
+        }
+    )
 
 
 # ---- the two trainers ---------------------------------------------------------------------
 
 
-def ahf_trainer(policy_folder: Path, scorer: RewardScorer, data: BenchData, model_config: ModelConfig,
-                config: RLConfig, device: torch.device) -> PolicyTrainer:
+def ahf_trainer(
+    policy_folder: Path,
+    scorer: RewardScorer,
+    data: BenchData,
+    model_config: ModelConfig,
+    config: RLConfig,
+    device: torch.device,
+) -> PolicyTrainer:
     policy = load_fused(AutoModelForCausalLM, policy_folder, "the bench policy").to(device)
     reference = load_fused(AutoModelForCausalLM, policy_folder, "the bench policy").to(device)
-    models = RLModels(policy, reference, scorer, data.tokenizer, model_config.max_prompt_tokens, model_config.max_tokens)
+    models = RLModels(
+        policy, reference, scorer, data.tokenizer, model_config.max_prompt_tokens, model_config.max_tokens
+    )
     trainer = PolicyTrainer(models, config, load_alpha(PARAMS), data.reference_stories, None, device)
     # Every row runs the full 96 tokens, as min_new_tokens makes TRL's: the sampler stops a
     # row at eos_id, and no token has this one.
@@ -256,7 +288,9 @@ def ahf_trainer(policy_folder: Path, scorer: RewardScorer, data: BenchData, mode
     return trainer
 
 
-def ahf_step(trainer: PolicyTrainer, clock: StepClock, index: int, prompts: list[str], total: int, trained_tokens: int) -> None:
+def ahf_step(
+    trainer: PolicyTrainer, clock: StepClock, index: int, prompts: list[str], total: int, trained_tokens: int
+) -> None:
     clock.start()
     outcome = trainer.step(index, prompts, total)
     new_tokens = round(outcome.metrics["rl/story_tokens"] * len(prompts) * SAMPLES_PER_PROMPT)
@@ -265,9 +299,18 @@ def ahf_step(trainer: PolicyTrainer, clock: StepClock, index: int, prompts: list
         sys.exit(f"ahf's step {index} diverged ({outcome.diverged}): a benchmark of refused steps would mislead")
 
 
-def trl_comparison(policy_folder: Path, scorer: RewardScorer, data: BenchData, config: RLConfig, batches: list[list[str]],
-                   prompt_texts: dict[str, str], trained_tokens: list[int], device: torch.device, scratch: Path,
-                   ahf_turn) -> StepClock:
+def trl_comparison(
+    policy_folder: Path,
+    scorer: RewardScorer,
+    data: BenchData,
+    config: RLConfig,
+    batches: list[list[str]],
+    prompt_texts: dict[str, str],
+    trained_tokens: list[int],
+    device: torch.device,
+    scratch: Path,
+    ahf_turn,
+) -> StepClock:
     """Runs TRL's RLOOTrainer for len(batches) steps, calling ahf_turn(k) before TRL's step k."""
     import datasets
     import trl
@@ -312,22 +355,45 @@ def trl_comparison(policy_folder: Path, scorer: RewardScorer, data: BenchData, c
                 sys.exit(f"TRL's step {step} drew other prompts than ahf's")
 
     args = trl.RLOOConfig(
-        output_dir=str(scratch / "trl"), use_cpu=device.type == "cpu", bf16=device.type == "cuda",
-        activation_checkpointing=False, disable_dropout=True,
-        per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES_PER_PROMPT, gradient_accumulation_steps=1,
-        steps_per_generation=1, num_iterations=1, num_generations=SAMPLES_PER_PROMPT,
-        max_completion_length=NEW_TOKENS, generation_kwargs={"min_new_tokens": NEW_TOKENS},
-        temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
-        beta=config.kl_coef, learning_rate=config.lr, lr_scheduler_type="constant", warmup_steps=0,
-        weight_decay=0.0, optim="adamw_torch", max_grad_norm=config.max_grad_norm,
-        max_steps=len(batches), shuffle_dataset=False, seed=config.seed,
-        logging_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True,
+        output_dir=str(scratch / "trl"),
+        use_cpu=device.type == "cpu",
+        bf16=device.type == "cuda",
+        activation_checkpointing=False,
+        disable_dropout=True,
+        per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES_PER_PROMPT,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_iterations=1,
+        num_generations=SAMPLES_PER_PROMPT,
+        max_completion_length=NEW_TOKENS,
+        generation_kwargs={"min_new_tokens": NEW_TOKENS},
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+        beta=config.kl_coef,
+        learning_rate=config.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        optim="adamw_torch",
+        max_grad_norm=config.max_grad_norm,
+        max_steps=len(batches),
+        shuffle_dataset=False,
+        seed=config.seed,
+        logging_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
     )
     rows = [{"prompt": prompt_texts[prompt], "story_prompt": prompt} for batch in batches for prompt in batch]
     trainer = TimedRLOOTrainer(
-        model=str(policy_folder), reward_funcs=trl_reward_function(scorer, device), args=args,
-        train_dataset=datasets.Dataset.from_list(rows), processing_class=data.tokenizer,
-        callbacks=[Alternate()], timer=clock.timer,
+        model=str(policy_folder),
+        reward_funcs=trl_reward_function(scorer, device),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=data.tokenizer,
+        callbacks=[Alternate()],
+        timer=clock.timer,
     )
     trainer.remove_callback(PrinterCallback)  # its end-of-training summary would interleave with the table
     trainer.train()
@@ -349,7 +415,10 @@ def prompt_texts_for_trl(tokenizer, prompts: list[str], max_prompt_tokens: int) 
 
 
 def step_batches(prompts: list[str], steps: int) -> list[list[str]]:
-    return [[prompts[(step * PROMPTS_PER_STEP + i) % len(prompts)] for i in range(PROMPTS_PER_STEP)] for step in range(steps)]
+    return [
+        [prompts[(step * PROMPTS_PER_STEP + i) % len(prompts)] for i in range(PROMPTS_PER_STEP)]
+        for step in range(steps)
+    ]
 
 
 def rollout_tokens(tokenizer, batch: list[str], max_prompt_tokens: int) -> int:
@@ -357,8 +426,9 @@ def rollout_tokens(tokenizer, batch: list[str], max_prompt_tokens: int) -> int:
     return len(batch) * SAMPLES_PER_PROMPT * (width + NEW_TOKENS)
 
 
-def compare(shape: Shape, data: BenchData, model_config: ModelConfig, config: RLConfig, device: torch.device,
-            steps: int) -> tuple[StepClock, StepClock, int]:
+def compare(
+    shape: Shape, data: BenchData, model_config: ModelConfig, config: RLConfig, device: torch.device, steps: int
+) -> tuple[StepClock, StepClock, int]:
     """(ahf's clock, TRL's clock, the policy's parameter count), the two trainers' steps alternating."""
     with tempfile.TemporaryDirectory() as scratch:
         policy_folder = save_policy(shape, model_config, data.tokenizer, Path(scratch) / "policy")
@@ -366,10 +436,20 @@ def compare(shape: Shape, data: BenchData, model_config: ModelConfig, config: RL
         trainer = ahf_trainer(policy_folder, scorer, data, model_config, config, device)
         batches = step_batches(data.prompts, steps)
         trained_tokens = [rollout_tokens(data.tokenizer, batch, model_config.max_prompt_tokens) for batch in batches]
-        texts = prompt_texts_for_trl(data.tokenizer, sorted({p for batch in batches for p in batch}), model_config.max_prompt_tokens)
+        texts = prompt_texts_for_trl(
+            data.tokenizer, sorted({p for batch in batches for p in batch}), model_config.max_prompt_tokens
+        )
         ahf_clock = StepClock(trainer.timer, device)
         trl_clock = trl_comparison(
-            policy_folder, scorer, data, config, batches, texts, trained_tokens, device, Path(scratch),
+            policy_folder,
+            scorer,
+            data,
+            config,
+            batches,
+            texts,
+            trained_tokens,
+            device,
+            Path(scratch),
             ahf_turn=lambda k: ahf_step(trainer, ahf_clock, k, batches[k], steps, trained_tokens[k]),
         )
         parameters = sum(p.numel() for p in trainer.m.policy.parameters())
@@ -389,21 +469,37 @@ def summary(records: list[StepRecord], parameters: int, peak_flops: float | None
     } | {f"seconds_{phase}": median(r.phases[phase] for r in records) for phase in PHASES}
     if peak_flops:
         # 6 N T: forward and backward of every parameter once per trained token (Kaplan et al. 2020).
-        figures["update_mfu"] = median(6 * parameters * r.trained_tokens / r.phases["update"] / peak_flops for r in records)
+        figures["update_mfu"] = median(
+            6 * parameters * r.trained_tokens / r.phases["update"] / peak_flops for r in records
+        )
     return figures
 
 
 def print_comparison(label: str, figures: dict[str, dict[str, float]], steps: int, warmup: int) -> None:
-    columns = ["seconds_per_step", "min_seconds", "max_seconds", "generate_tokens_per_s", "seconds_generate",
-               "seconds_score", "seconds_reference", "seconds_update", "cpu_seconds_per_step", "system_seconds_per_step",
-               "new_tokens_per_step"]
+    columns = [
+        "seconds_per_step",
+        "min_seconds",
+        "max_seconds",
+        "generate_tokens_per_s",
+        "seconds_generate",
+        "seconds_score",
+        "seconds_reference",
+        "seconds_update",
+        "cpu_seconds_per_step",
+        "system_seconds_per_step",
+        "new_tokens_per_step",
+    ]
     if "update_mfu" in figures["ahf"]:
         columns.append("update_mfu")
     print(f"\n{label}; medians of {steps} steps each after {warmup} warm-up\n")
     print("| trainer | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for name, row in figures.items():
-        print(f"| {name} | " + " | ".join(f"{row[c]:.3g}" if c != "new_tokens_per_step" else f"{row[c]:.0f}" for c in columns) + " |")
+        print(
+            f"| {name} | "
+            + " | ".join(f"{row[c]:.3g}" if c != "new_tokens_per_step" else f"{row[c]:.0f}" for c in columns)
+            + " |"
+        )
     ratio = figures["ahf"]["seconds_per_step"] / figures["TRL"]["seconds_per_step"]
     print(f"\nahf/TRL seconds per step: {ratio:.2f} (target: at most 0.7)", flush=True)
 
@@ -417,16 +513,22 @@ def run_comparison(args, model_config: ModelConfig, config: RLConfig) -> dict:
     tiny = Shape("tiny", model_config.n_layer, model_config.n_head, model_config.n_embd, trained=data.trained)
     shapes = [tiny] + ([GPT2_XL] if device.type == "cuda" else [])
     precision = "bf16 autocast" if device.type == "cuda" else "fp32"
-    print(f"prompts: {data.source}; {PROMPTS_PER_STEP} prompts x {SAMPLES_PER_PROMPT} samples x {NEW_TOKENS} new tokens "
-          f"a step; {device.type}, {precision}, torch threads: {torch.get_num_threads()}; TRL {trl.__version__}")
+    print(
+        f"prompts: {data.source}; {PROMPTS_PER_STEP} prompts x {SAMPLES_PER_PROMPT} samples x {NEW_TOKENS} new tokens "
+        f"a step; {device.type}, {precision}, torch threads: {torch.get_num_threads()}; TRL {trl.__version__}"
+    )
     results = {}
     for shape in shapes:
         ahf_clock, trl_clock, parameters = compare(shape, data, model_config, config, device, total)
         peak = args.peak_tflops * 1e12 if device.type == "cuda" else None
-        figures = {name: summary(clock.records[args.warmup:], parameters, peak)
-                   for name, clock in (("ahf", ahf_clock), ("TRL", trl_clock))}
-        label = (f"{shape.name} shape: {shape.n_layer} layers, {shape.n_head} heads, {shape.n_embd} wide, "
-                 f"vocab {len(data.tokenizer)}, {parameters / 1e6:.1f}M parameters")
+        figures = {
+            name: summary(clock.records[args.warmup :], parameters, peak)
+            for name, clock in (("ahf", ahf_clock), ("TRL", trl_clock))
+        }
+        label = (
+            f"{shape.name} shape: {shape.n_layer} layers, {shape.n_head} heads, {shape.n_embd} wide, "
+            f"vocab {len(data.tokenizer)}, {parameters / 1e6:.1f}M parameters"
+        )
         print_comparison(label, figures, args.steps, args.warmup)
         results[shape.name] = figures
     return results
@@ -443,13 +545,22 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
     batches = step_batches(data.prompts, total)
     with tempfile.TemporaryDirectory() as scratch:
         policy_folder = save_policy(shape, model_config, data.tokenizer, Path(scratch) / "policy")
-        trainer = ahf_trainer(policy_folder, reward_scorer(shape, model_config, data.tokenizer, device), data, model_config, config, device)
+        trainer = ahf_trainer(
+            policy_folder,
+            reward_scorer(shape, model_config, data.tokenizer, device),
+            data,
+            model_config,
+            config,
+            device,
+        )
     clock = StepClock(trainer.timer, device)
     for index in range(args.warmup + args.steps):
         ahf_step(trainer, clock, index, batches[index], total, 0)
-    records = clock.records[args.warmup:]
+    records = clock.records[args.warmup :]
     step_seconds = statistics.median(r.seconds for r in records)
-    print(f"prompts: {data.source}; ahf's step, median of {args.steps} after {args.warmup} warm-up: {step_seconds:.3f} s\n")
+    print(
+        f"prompts: {data.source}; ahf's step, median of {args.steps} after {args.warmup} warm-up: {step_seconds:.3f} s\n"
+    )
     print("| phase | seconds | share |\n|---|---|---|")
     for phase in PHASES:
         seconds = statistics.median(r.phases[phase] for r in records)
@@ -458,8 +569,13 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     last = batches[-1]
-    for what, run in (("one rollout (the generate phase)", lambda: trainer.rollout(trainer.m.policy, last, SAMPLES_PER_PROMPT, trainer.sampling, trainer.generator)),
-                      ("one whole step", lambda: trainer.step(total - 1, last, total))):
+    for what, run in (
+        (
+            "one rollout (the generate phase)",
+            lambda: trainer.rollout(trainer.m.policy, last, SAMPLES_PER_PROMPT, trainer.sampling, trainer.generator),
+        ),
+        ("one whole step", lambda: trainer.step(total - 1, last, total)),
+    ):
         with profile(activities=activities) as profiler:
             started = time.perf_counter()
             run()
@@ -467,8 +583,10 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
             wall = time.perf_counter() - started
         events = profiler.key_averages()
         op_seconds = sum(event.self_cpu_time_total for event in events) / 1e6
-        print(f"\n{what}: {wall:.3f} s wall (under the profiler), {op_seconds:.3f} s inside torch ops, "
-              f"so {max(wall - op_seconds, 0.0):.3f} s of Python between them; the ops by self time:\n")
+        print(
+            f"\n{what}: {wall:.3f} s wall (under the profiler), {op_seconds:.3f} s inside torch ops, "
+            f"so {max(wall - op_seconds, 0.0):.3f} s of Python between them; the ops by self time:\n"
+        )
         print(events.table(sort_by=sort_by, row_limit=args.profile_rows))
 
 
@@ -488,16 +606,26 @@ def print_phase_pieces(trainer: PolicyTrainer, prompts: list[str], device: torch
 
     rollout_logprobs = partial(story_token_scores, temperature=temperature)
     pieces = {
-        "reference: the reference's log-probs of the rollout": lambda: no_grad(lambda: rollout_logprobs(reference, rollout)),
-        "reference: the reference's NLL of the SFT stories": lambda: no_grad(lambda: trainer.reference_nll(reference, ref_batch)),
+        "reference: the reference's log-probs of the rollout": lambda: no_grad(
+            lambda: rollout_logprobs(reference, rollout)
+        ),
+        "reference: the reference's NLL of the SFT stories": lambda: no_grad(
+            lambda: trainer.reference_nll(reference, ref_batch)
+        ),
         "update: the policy's log-probs of the rollout, forward": lambda: rollout_logprobs(policy, rollout),
-        "update: the same, forward and backward": lambda: backward(lambda: rollout_logprobs(policy, rollout).logprobs.sum()),
-        "update: the policy's NLL of the SFT stories (alpha * llh), forward and backward": lambda: backward(lambda: trainer.reference_nll(policy, ref_batch)),
+        "update: the same, forward and backward": lambda: backward(
+            lambda: rollout_logprobs(policy, rollout).logprobs.sum()
+        ),
+        "update: the policy's NLL of the SFT stories (alpha * llh), forward and backward": lambda: backward(
+            lambda: trainer.reference_nll(policy, ref_batch)
+        ),
         "update: the last-good snapshot": trainer.snapshot,
         "update: AdamW": trainer.optimizer.step,
     }
-    print(f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout {tuple(rollout.sequences.shape)}, "
-          f"SFT stories packed {tuple(ref_batch['input_ids'].shape)}):\n")
+    print(
+        f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout {tuple(rollout.sequences.shape)}, "
+        f"SFT stories packed {tuple(ref_batch['input_ids'].shape)}):\n"
+    )
     print("| piece | seconds |\n|---|---|")
     for name, run in pieces.items():
         seconds = []
@@ -518,23 +646,40 @@ def run_malloc_comparison(args) -> None:
     rows = []
     for label, extra_env in (("default", {}), ("thresholds 1 GiB", LARGE_MALLOC_THRESHOLDS)):
         with tempfile.NamedTemporaryFile(suffix=".json") as report:
-            command = [sys.executable, str(SCRIPT), "--steps", str(args.steps), "--warmup", str(args.warmup),
-                       "--device", args.device, "--summary-json", report.name]
+            command = [
+                sys.executable,
+                str(SCRIPT),
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                "--device",
+                args.device,
+                "--summary-json",
+                report.name,
+            ]
             command += ["--threads", str(args.threads)] if args.threads else []
             env = {name: value for name, value in os.environ.items() if name not in LARGE_MALLOC_THRESHOLDS} | extra_env
-            print(f"\n== malloc {label}: {' '.join(f'{k}={v}' for k, v in extra_env.items())} {' '.join(command[1:])}", flush=True)
+            print(
+                f"\n== malloc {label}: {' '.join(f'{k}={v}' for k, v in extra_env.items())} {' '.join(command[1:])}",
+                flush=True,
+            )
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(command, env=env, check=True)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             tiny = json.loads(Path(report.name).read_text())["tiny"]
         rows.append((label, tiny, after.ru_stime - before.ru_stime, after.ru_minflt - before.ru_minflt))
-    print("\n| malloc | ahf s/step | TRL s/step | ahf/TRL | ahf system s/step | TRL system s/step | process system s | minor faults |")
+    print(
+        "\n| malloc | ahf s/step | TRL s/step | ahf/TRL | ahf system s/step | TRL system s/step | process system s | minor faults |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for label, tiny, system, faults in rows:
         ahf, trl = tiny["ahf"], tiny["TRL"]
-        print(f"| {label} | {ahf['seconds_per_step']:.3f} | {trl['seconds_per_step']:.3f} | "
-              f"{ahf['seconds_per_step'] / trl['seconds_per_step']:.2f} | {ahf['system_seconds_per_step']:.3f} | "
-              f"{trl['system_seconds_per_step']:.3f} | {system:.1f} | {faults:,} |")
+        print(
+            f"| {label} | {ahf['seconds_per_step']:.3f} | {trl['seconds_per_step']:.3f} | "
+            f"{ahf['seconds_per_step'] / trl['seconds_per_step']:.2f} | {ahf['system_seconds_per_step']:.3f} | "
+            f"{trl['system_seconds_per_step']:.3f} | {system:.1f} | {faults:,} |"
+        )
 
 
 def main() -> None:
@@ -543,10 +688,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="steps of each trainer run first and left out")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, help="torch's intra-op threads (default: torch's choice, one per core)")
-    parser.add_argument("--peak-tflops", type=float, default=989.0, help="cuda: the GPU's dense bf16 peak (H100/H200: 989)")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="cuda: the GPU's dense bf16 peak (H100/H200: 989)"
+    )
     parser.add_argument("--profile", action="store_true", help="ahf alone: its phases and the torch ops of a step")
     parser.add_argument("--profile-rows", type=int, default=15)
-    parser.add_argument("--compare-malloc", action="store_true", help="run twice: default glibc malloc, thresholds raised")
+    parser.add_argument(
+        "--compare-malloc", action="store_true", help="run twice: default glibc malloc, thresholds raised"
+    )
     parser.add_argument("--summary-json", type=Path, help="also write the medians here")
     args = parser.parse_args()
     os.chdir(PROJECT)  # the stages' output paths are relative to the project root

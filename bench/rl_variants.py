@@ -24,14 +24,36 @@ from scratch_stage import PROJECT, cell, parse_variant, run_stages
 
 ALGORITHMS = ["reinforce", "scst", "a2c", "rloo", "grpo", "reinforce_pp", "ppo", "dpo"]
 COLUMNS = [
-    "rl/sft/reward", "rl/policy/reward", "rl/sft/gold", "rl/policy/gold", "rl/gold_gain_sd",
-    "rl/sft/perplexity", "rl/policy/perplexity", "rl/policy/kl", "rl/sft/distinct_2", "rl/policy/distinct_2",
-    "rl/seconds_per_step", "rl/seconds_generate", "rl/seconds_score", "rl/seconds_reference", "rl/seconds_update",
-    "rl/steps", "rl/diverged_step",
+    "rl/sft/reward",
+    "rl/policy/reward",
+    "rl/sft/gold",
+    "rl/policy/gold",
+    "rl/gold_gain_sd",
+    "rl/sft/perplexity",
+    "rl/policy/perplexity",
+    "rl/policy/kl",
+    "rl/sft/distinct_2",
+    "rl/policy/distinct_2",
+    "rl/seconds_per_step",
+    "rl/seconds_generate",
+    "rl/seconds_score",
+    "rl/seconds_reference",
+    "rl/seconds_update",
+    "rl/steps",
+    "rl/diverged_step",
 ]
 EVALUATE_COLUMNS = [
-    "evaluate/sft/reward", "evaluate/policy/reward", "evaluate/sft/gold", "evaluate/policy/gold", "test_gold_gain_sd", "test_gold_gain_se_sd",
-    "evaluate/sft/perplexity", "evaluate/policy/perplexity", "perplexity_ratio", "evaluate/sft/distinct_2", "evaluate/policy/distinct_2",
+    "evaluate/sft/reward",
+    "evaluate/policy/reward",
+    "evaluate/sft/gold",
+    "evaluate/policy/gold",
+    "test_gold_gain_sd",
+    "test_gold_gain_se_sd",
+    "evaluate/sft/perplexity",
+    "evaluate/policy/perplexity",
+    "perplexity_ratio",
+    "evaluate/sft/distinct_2",
+    "evaluate/policy/distinct_2",
     "evaluate/win_rate_gold",
 ]
 LINKED = ["data", "models/tokenizer", "models/sft", "models/reward"]
@@ -42,7 +64,10 @@ def evaluate_row(metrics: dict) -> dict:
     spread = metrics.get("evaluate/sft/gold_std")
     derived = {}
     if spread and metrics.get("evaluate/gold_gain") is not None:
-        derived = {"test_gold_gain_sd": metrics["evaluate/gold_gain"] / spread, "test_gold_gain_se_sd": metrics["evaluate/gold_gain_se"] / spread}
+        derived = {
+            "test_gold_gain_sd": metrics["evaluate/gold_gain"] / spread,
+            "test_gold_gain_se_sd": metrics["evaluate/gold_gain_se"] / spread,
+        }
     derived["perplexity_ratio"] = metrics["evaluate/policy/perplexity"] / metrics["evaluate/sft/perplexity"]
     return metrics | derived
 

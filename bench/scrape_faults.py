@@ -32,25 +32,50 @@ MORE_BATCH = 10
 def timed_scrape(folder: Path) -> tuple[float, dict]:
     """`ahf scrape` in its own process: PRAW reads praw.ini once per process, and each run has its own server."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "stages", "scrape"], cwd=folder, env=os.environ, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "stages", "scrape"],
+        cwd=folder,
+        env=os.environ,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start, json.loads((folder / "reports/scrape.json").read_text())
 
 
 def scrape_once(threads: int, stories: int, fault_rate: float, reddit: dict, retry_after: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        write_params(folder, {"source": "reddit", "reddit": {"praw_site": "fake-reddit", "replace_more_limit": None} | reddit}, threads)
-        server = start_fake_reddit(folder, "--stories-per-prompt", str(stories), "--more-batch", str(MORE_BATCH),
-                                   "--fault-rate", str(fault_rate), "--retry-after", str(retry_after))
+        write_params(
+            folder,
+            {"source": "reddit", "reddit": {"praw_site": "fake-reddit", "replace_more_limit": None} | reddit},
+            threads,
+        )
+        server = start_fake_reddit(
+            folder,
+            "--stories-per-prompt",
+            str(stories),
+            "--more-batch",
+            str(MORE_BATCH),
+            "--fault-rate",
+            str(fault_rate),
+            "--retry-after",
+            str(retry_after),
+        )
         try:
             seconds, metrics = timed_scrape(folder)
         finally:
             last_words = stop_fake_reddit(server)
     records = metrics["scrape/submissions"] + metrics["scrape/comments"]
     requests = int(re.search(r"after (\d+) requests", last_words)[1])
-    return {"seconds": seconds, "records": records, "requests": requests, "requests_per_record": requests / records,
-            "retries": metrics["scrape/retries"], "wait_s": metrics["scrape/retry_wait_s"]}
+    return {
+        "seconds": seconds,
+        "records": records,
+        "requests": requests,
+        "requests_per_record": requests / records,
+        "retries": metrics["scrape/retries"],
+        "wait_s": metrics["scrape/retry_wait_s"],
+    }
 
 
 def main() -> None:
@@ -66,11 +91,15 @@ def main() -> None:
     for fault_rate in (0.0, args.fault_rate):
         runs = [scrape_once(args.threads, args.stories, fault_rate, reddit, args.retry_after) for _ in range(args.runs)]
         for run in runs:
-            print(f"  faults {fault_rate:.0%}: {run['seconds']:.1f} s, {run['records']} records, {run['requests']} requests"
-                  f" ({run['requests_per_record']:.3f} a record), {run['retries']} retries, {run['wait_s']:.1f} s waited")
+            print(
+                f"  faults {fault_rate:.0%}: {run['seconds']:.1f} s, {run['records']} records, {run['requests']} requests"
+                f" ({run['requests_per_record']:.3f} a record), {run['retries']} retries, {run['wait_s']:.1f} s waited"
+            )
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-        print(f"faults {fault_rate:.0%}, median of {args.runs}: {median['seconds']:.1f} s wall, "
-              f"{median['requests_per_record']:.3f} requests a record, {median['retries']:.0f} retries, {median['wait_s']:.1f} s waited")
+        print(
+            f"faults {fault_rate:.0%}, median of {args.runs}: {median['seconds']:.1f} s wall, "
+            f"{median['requests_per_record']:.3f} requests a record, {median['retries']:.0f} retries, {median['wait_s']:.1f} s waited"
+        )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,14 @@ def timed_scrape(folder: Path) -> tuple[float, dict]:
 def start_fake_reddit(folder: Path, *options: str) -> subprocess.Popen:
     """`ahf fake-reddit` in its own process, as Reddit would be; its praw.ini site written to folder."""
     # Started from a background job, it would inherit an ignored SIGINT: the signal that stops it.
-    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", "--port", "0", *options], cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stages", "fake-reddit", "--port", "0", *options],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     lines = []
     while (line := server.stdout.readline()) and not line.startswith("user_agent"):
         lines.append(line)
@@ -67,26 +72,37 @@ def stop_fake_reddit(server: subprocess.Popen) -> str:
 
 
 def bench_reddit(folder: Path, n_prompts: int) -> None:
-    write_params(folder, {"source": "reddit", "reddit": {"praw_site": "fake-reddit", "replace_more_limit": None}}, n_prompts)
+    write_params(
+        folder, {"source": "reddit", "reddit": {"praw_site": "fake-reddit", "replace_more_limit": None}}, n_prompts
+    )
     server = start_fake_reddit(folder)
     try:
         seconds, metrics = timed_scrape(folder)
     finally:
         stop_fake_reddit(server)
     records = metrics["scrape/submissions"] + metrics["scrape/comments"]
-    print(f"(a) reddit: {records} records ({metrics['scrape/submissions']} submissions) in {seconds:.1f} s"
-          f" = {records / seconds:,.0f} records/s, {metrics['scrape/submissions'] / seconds:.1f} submissions/s")
+    print(
+        f"(a) reddit: {records} records ({metrics['scrape/submissions']} submissions) in {seconds:.1f} s"
+        f" = {records / seconds:,.0f} records/s, {metrics['scrape/submissions'] / seconds:.1f} submissions/s"
+    )
 
 
 def dump_line(rng: random.Random, index: int) -> bytes:
     submission = f"s{index // 20}"
     comment = {
-        "id": f"c{index}", "link_id": f"t3_{submission}",
+        "id": f"c{index}",
+        "link_id": f"t3_{submission}",
         "parent_id": f"t3_{submission}" if rng.random() < 2 / 3 else f"t1_c{index - 1}",
-        "body": " ".join(rng.choice(("the", "ship", "whispered", "moon", "slowly", "door", "forgot")) for _ in range(100)),
-        "score": rng.randint(1, 500), "created_utc": 1609459200 + index, "author": f"writer{rng.randint(1, 5000)}",
-        "subreddit": "WritingPrompts" if rng.random() < 0.8 else "Poetry", "stickied": False,
-        "distinguished": None, "retrieved_on": 1609600000,
+        "body": " ".join(
+            rng.choice(("the", "ship", "whispered", "moon", "slowly", "door", "forgot")) for _ in range(100)
+        ),
+        "score": rng.randint(1, 500),
+        "created_utc": 1609459200 + index,
+        "author": f"writer{rng.randint(1, 5000)}",
+        "subreddit": "WritingPrompts" if rng.random() < 0.8 else "Poetry",
+        "stickied": False,
+        "distinguished": None,
+        "retrieved_on": 1609600000,
     }
     return json.dumps(comment).encode() + b"\n"
 
@@ -97,8 +113,10 @@ def bench_dump(folder: Path, n_lines: int) -> None:
     path.write_bytes(zstandard.ZstdCompressor(level=3).compress(b"".join(dump_line(rng, i) for i in range(n_lines))))
     write_params(folder, {"source": "dump", "dump": {"submissions": [], "comments": [str(path)]}}, 10)
     seconds, metrics = timed_scrape(folder)
-    print(f"(b) dump: {n_lines:,} lines ({path.stat().st_size / 1e6:.1f} MB compressed) -> {metrics['scrape/comments']:,} records"
-          f" in {seconds:.1f} s = {n_lines / seconds:,.0f} lines/s, {metrics['scrape/comments'] / seconds:,.0f} records/s")
+    print(
+        f"(b) dump: {n_lines:,} lines ({path.stat().st_size / 1e6:.1f} MB compressed) -> {metrics['scrape/comments']:,} records"
+        f" in {seconds:.1f} s = {n_lines / seconds:,.0f} lines/s, {metrics['scrape/comments'] / seconds:,.0f} records/s"
+    )
 
 
 def main() -> None:

@@ -38,13 +38,17 @@ def with_overrides(params: dict, section: str, overrides: dict) -> dict:
     return params
 
 
-def run_stage(stage: str, linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()) -> tuple[dict, float, dict[str, str]]:
+def run_stage(
+    stage: str, linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()
+) -> tuple[dict, float, dict[str, str]]:
     """(the stage's metrics, its wall seconds, the text of the read_back files) for params.yaml plus overrides."""
     metrics, seconds, files = run_stages([stage], linked, overrides, read_back)
     return metrics[stage], seconds[stage], files
 
 
-def run_stages(stages: list[str], linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()) -> tuple[dict, dict, dict[str, str]]:
+def run_stages(
+    stages: list[str], linked: list[str], overrides: dict, read_back: tuple[str, ...] = ()
+) -> tuple[dict, dict, dict[str, str]]:
     """Stages one after another in one scratch folder (the first one's section takes the
     undotted overrides): each one's metrics and wall seconds, and the read_back files."""
     with tempfile.TemporaryDirectory() as scratch:

@@ -138,10 +138,16 @@ def fake_reddit(
 
 @app.command(name="sweep")
 def sweep(
-    params: list[str] = typer.Argument(..., help="The swept params, as in params.yaml: alpha, rl.algo, reward.kind, ..."),
-    metric: list[str] = typer.Option(None, "--metric", help="A metric column instead of the default three (repeatable)."),
+    params: list[str] = typer.Argument(
+        ..., help="The swept params, as in params.yaml: alpha, rl.algo, reward.kind, ..."
+    ),
+    metric: list[str] = typer.Option(
+        None, "--metric", help="A metric column instead of the default three (repeatable)."
+    ),
     seed: str = typer.Option("rl.seed", "--seed", help="The param that orders the runs within a row."),
-    from_json: Path = typer.Option(None, "--from-json", help="Read a saved `dvc exp show --json` instead of running it."),
+    from_json: Path = typer.Option(
+        None, "--from-json", help="Read a saved `dvc exp show --json` instead of running it."
+    ),
     all_commits: bool = typer.Option(False, "--all-commits", help="Experiments of every commit, not only HEAD's."),
 ) -> None:
     """The original experiments' table from `dvc exp show`: a row per value of PARAM, a value per seed, '-' for a blow-up.
@@ -151,14 +157,24 @@ def sweep(
     from stages.common.atomic_io import atomic_write_bytes, atomic_write_text
     from stages.common.layout import SWEEP_FIGURE_FILE, SWEEP_MARKDOWN_FILE
     from stages.reporting.figures import panels_png
-    from stages.reporting.sweep import (DEFAULT_COLUMNS, Column, exp_show_entries, parse_exp_show, render_sweep,
-                                        runs_from_exp_show, sweep_panels, sweep_rows)
+    from stages.reporting.sweep import (
+        DEFAULT_COLUMNS,
+        Column,
+        exp_show_entries,
+        parse_exp_show,
+        render_sweep,
+        runs_from_exp_show,
+        sweep_panels,
+        sweep_rows,
+    )
 
     try:
         entries = parse_exp_show(from_json.read_text()) if from_json else exp_show_entries(Path.cwd(), all_commits)
         runs = runs_from_exp_show(entries)
         if not runs:
-            raise StageError("no experiment with metrics yet: queue some (dvc exp run --queue -S ...) and run them (dvc exp run --run-all)")
+            raise StageError(
+                "no experiment with metrics yet: queue some (dvc exp run --queue -S ...) and run them (dvc exp run --run-all)"
+            )
         columns = [Column(name, name) for name in metric] if metric else list(DEFAULT_COLUMNS)
         rows = sweep_rows(runs, params, seed)
     except StageError as error:

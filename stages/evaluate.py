@@ -21,8 +21,14 @@ from stages.common.atomic_io import atomic_write_text, write_metrics
 from stages.common.config import DataConfig, EvaluateConfig, ModelConfig, load_section
 from stages.common.datasets import load_stories, split_of
 from stages.common.errors import StageError
-from stages.common.layout import (EVALUATE_METRICS_FILE, EVALUATE_SAMPLES_FILE, POLICY_DIR, REWARD_DIR, SFT_DIR,
-                                  metrics_file)
+from stages.common.layout import (
+    EVALUATE_METRICS_FILE,
+    EVALUATE_SAMPLES_FILE,
+    POLICY_DIR,
+    REWARD_DIR,
+    SFT_DIR,
+    metrics_file,
+)
 from stages.common.progress import progress_bar
 from stages.evaluation.comparison import Decoded, decoding_summary, head_to_head
 from stages.evaluation.decoding import Judges, decode
@@ -49,9 +55,15 @@ def sample_rows(sft: Decoded, policy: Decoded, decoding: str, samples: int) -> l
     """One row per (prompt, sample): both models' stories side by side, with their scores."""
     rows = []
     for index, prompt in enumerate(sft.prompts):
-        row = {"prompt": prompt, "decoding": decoding, "sample": index % samples,
-               "sft_story": sft.stories[index], "policy_story": policy.stories[index],
-               "sft_reward": sft.rewards[index], "policy_reward": policy.rewards[index]}
+        row = {
+            "prompt": prompt,
+            "decoding": decoding,
+            "sample": index % samples,
+            "sft_story": sft.stories[index],
+            "policy_story": policy.stories[index],
+            "sft_reward": sft.rewards[index],
+            "policy_reward": policy.rewards[index],
+        }
         if sft.gold is not None and policy.gold is not None:
             row |= {"sft_gold": sft.gold[index], "policy_gold": policy.gold[index]}
         if policy.kl is not None:
@@ -80,18 +92,45 @@ def run(params: Path) -> str:
     tokenizer = load_tokenizer()
     sft = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device).eval()
     policy = load_fused(AutoModelForCausalLM, POLICY_DIR, "the RL policy").to(device).eval()
-    judges = Judges(sft, RewardScorer.load(REWARD_DIR, device), tokenizer, model_config.max_prompt_tokens,
-                    model_config.max_tokens, gold if data.source == "simulated" else None)
-    sampled = partial(decode, judges=judges, prompts=prompts, samples=config.samples_per_prompt, seed=config.seed,
-                      sampling=SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p),
-                      batch_size=config.batch_size)
-    greedy = partial(decode, judges=judges, prompts=prompts, samples=1, seed=config.seed,
-                     sampling=SamplingConfig(config.max_new_tokens, greedy=True), batch_size=config.batch_size, with_kl=False)
-    encode = partial(encode_story, tokenizer, max_prompt_tokens=model_config.max_prompt_tokens,
-                     max_tokens=model_config.max_tokens, add_eos=True)
+    judges = Judges(
+        sft,
+        RewardScorer.load(REWARD_DIR, device),
+        tokenizer,
+        model_config.max_prompt_tokens,
+        model_config.max_tokens,
+        gold if data.source == "simulated" else None,
+    )
+    sampled = partial(
+        decode,
+        judges=judges,
+        prompts=prompts,
+        samples=config.samples_per_prompt,
+        seed=config.seed,
+        sampling=SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p),
+        batch_size=config.batch_size,
+    )
+    greedy = partial(
+        decode,
+        judges=judges,
+        prompts=prompts,
+        samples=1,
+        seed=config.seed,
+        sampling=SamplingConfig(config.max_new_tokens, greedy=True),
+        batch_size=config.batch_size,
+        with_kl=False,
+    )
+    encode = partial(
+        encode_story,
+        tokenizer,
+        max_prompt_tokens=model_config.max_prompt_tokens,
+        max_tokens=model_config.max_tokens,
+        add_eos=True,
+    )
     # A seeded sample: the same stories for both models and for every run.
     held_out = test.sample(min(config.reference_stories or len(test), len(test)), random_state=config.seed)
-    references = perplexity_loader([encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])], tokenizer.pad_token_id)
+    references = perplexity_loader(
+        [encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])], tokenizer.pad_token_id
+    )
 
     decoded: dict[str, dict[str, Decoded]] = {"sample": {}, "greedy": {}}
     perplexity: dict[str, float] = {}
@@ -108,8 +147,12 @@ def run(params: Path) -> str:
             perplexity[name] = dataset_perplexity(model, references)
             progress.update(1)
 
-    metrics = {f"{PREFIX}/rl_diverged": diverged, f"{PREFIX}/rl_diverged_step": diverged_step,
-               f"{PREFIX}/prompts": len(prompts), f"{PREFIX}/reference_stories": len(held_out)}
+    metrics = {
+        f"{PREFIX}/rl_diverged": diverged,
+        f"{PREFIX}/rl_diverged_step": diverged_step,
+        f"{PREFIX}/prompts": len(prompts),
+        f"{PREFIX}/reference_stories": len(held_out),
+    }
     for decoding, name_prefix in (("sample", ""), ("greedy", "greedy_")):
         for name in ("sft", "policy"):
             metrics |= decoding_summary(decoded[decoding][name], f"{PREFIX}/{name}", name_prefix)
@@ -117,8 +160,9 @@ def run(params: Path) -> str:
     metrics |= {f"{PREFIX}/{name}/perplexity": value for name, value in perplexity.items()}
     metrics[f"{PREFIX}/seconds"] = time.perf_counter() - started
 
-    rows = (sample_rows(decoded["sample"]["sft"], decoded["sample"]["policy"], "sample", config.samples_per_prompt)
-            + sample_rows(decoded["greedy"]["sft"], decoded["greedy"]["policy"], "greedy", 1))
+    rows = sample_rows(
+        decoded["sample"]["sft"], decoded["sample"]["policy"], "sample", config.samples_per_prompt
+    ) + sample_rows(decoded["greedy"]["sft"], decoded["greedy"]["policy"], "greedy", 1)
     atomic_write_text(EVALUATE_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in rows))
     write_metrics(EVALUATE_METRICS_FILE, metrics)
     return summary_line(metrics, diverged_step if diverged else None)
@@ -132,7 +176,11 @@ def summary_line(metrics: dict, diverged_step: int | None) -> str:
     wins = f"win rate {metrics[f'{PREFIX}/win_rate_reward']:.2f} (reward)"
     if f"{PREFIX}/win_rate_gold" in metrics:
         wins += f", {metrics[f'{PREFIX}/win_rate_gold']:.2f} (gold)"
-    note = (f"; rl diverged at step {diverged_step}: this is its last good policy" if diverged_step is not None else "")
-    return (f"evaluate ({metrics[f'{PREFIX}/prompts']} test prompts, SFT -> policy): " + ", ".join(parts)
-            + f", KL {metrics[f'{PREFIX}/policy/kl']:.2f}; {wins}; {metrics[f'{PREFIX}/seconds']:.0f} s"
-            + note + f" -> {EVALUATE_METRICS_FILE}")
+    note = f"; rl diverged at step {diverged_step}: this is its last good policy" if diverged_step is not None else ""
+    return (
+        f"evaluate ({metrics[f'{PREFIX}/prompts']} test prompts, SFT -> policy): "
+        + ", ".join(parts)
+        + f", KL {metrics[f'{PREFIX}/policy/kl']:.2f}; {wins}; {metrics[f'{PREFIX}/seconds']:.0f} s"
+        + note
+        + f" -> {EVALUATE_METRICS_FILE}"
+    )

@@ -30,7 +30,9 @@ def gold_metrics(stories: pd.DataFrame, gold: np.ndarray, chosen: np.ndarray, re
         # rank 1 is the best story, so correlate against the negated z-score of rank.
         "rank/spearman_gold_rank": spearman(stories["gold"], -stories["z_rank"]),
         "rank/spearman_gold_adjusted": spearman(stories["gold"], stories["adjusted"]),
-        "rank/within_spearman_gold_rank": mean_within_spearman(stories.assign(neg_rank=-stories["rank"]), "gold", "neg_rank"),
+        "rank/within_spearman_gold_rank": mean_within_spearman(
+            stories.assign(neg_rank=-stories["rank"]), "gold", "neg_rank"
+        ),
         "rank/within_spearman_gold_adjusted": mean_within_spearman(stories, "gold", "adjusted"),
         "rank/pair_gold_agreement": float((gold[chosen] > gold[rejected]).mean()) if len(chosen) else float("nan"),
     }
@@ -111,8 +113,10 @@ def run(params: Path) -> str:
     n_comments = len(comments)
     # Gold only feeds the metrics, yet it is half the stage's work at a million comments:
     # workers, started now, score it beside the ranking and the writes, half each.
-    with spawned_pool(GOLD_WORKERS, preloaded=("stages.rank",)) if data.source == "simulated" else nullcontext() as pool, \
-            tempfile.TemporaryDirectory(prefix="ahf-rank-") as scratch:
+    with (
+        spawned_pool(GOLD_WORKERS, preloaded=("stages.rank",)) if data.source == "simulated" else nullcontext() as pool,
+        tempfile.TemporaryDirectory(prefix="ahf-rank-") as scratch,
+    ):
         selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
         del comments  # the largest frame of the stage
         if selected.empty:

@@ -12,14 +12,29 @@ from pathlib import Path
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text
 from stages.common.config import RLConfig, ReportConfig, RewardConfig, load_alpha, load_section
 from stages.common.errors import StageError
-from stages.common.layout import (EVALUATE_METRICS_FILE, EVALUATE_SAMPLES_FILE, FIGURES_DIR, REPORT_HTML_FILE,
-                                  REPORT_MARKDOWN_FILE, REWARD_LIVE_DIR, RL_LIVE_DIR, SFT_LIVE_DIR, metrics_file)
+from stages.common.layout import (
+    EVALUATE_METRICS_FILE,
+    EVALUATE_SAMPLES_FILE,
+    FIGURES_DIR,
+    REPORT_HTML_FILE,
+    REPORT_MARKDOWN_FILE,
+    REWARD_LIVE_DIR,
+    RL_LIVE_DIR,
+    SFT_LIVE_DIR,
+    metrics_file,
+)
 from stages.reporting.curves import live_curve
 from stages.reporting.document import Callout, Figure, render_html, render_markdown
 from stages.reporting.sections import CURVES, ReportInputs, RunSettings, report_blocks
 
-STAGE_METRICS = {"scrape": metrics_file("scrape"), "rank": metrics_file("rank"), "sft": metrics_file("sft"),
-                 "reward": metrics_file("reward"), "rl": metrics_file("rl"), "evaluate": EVALUATE_METRICS_FILE}
+STAGE_METRICS = {
+    "scrape": metrics_file("scrape"),
+    "rank": metrics_file("rank"),
+    "sft": metrics_file("sft"),
+    "reward": metrics_file("reward"),
+    "rl": metrics_file("rl"),
+    "evaluate": EVALUATE_METRICS_FILE,
+}
 LIVE_DIRS = {"sft": SFT_LIVE_DIR, "reward": REWARD_LIVE_DIR, "rl": RL_LIVE_DIR}
 TITLE = "ahf: RLHF from Reddit votes, the report"
 
@@ -45,8 +60,9 @@ def run(params: Path) -> str:
     samples = [json.loads(line) for line in EVALUATE_SAMPLES_FILE.read_text().splitlines()]
     curves = {name: live_curve(LIVE_DIRS[name.split("/")[0]], name) for name in CURVES}
 
-    blocks = report_blocks(ReportInputs(metrics, samples, curves, settings), config.samples, config.distinct_2_drop,
-                           config.perplexity_rise)
+    blocks = report_blocks(
+        ReportInputs(metrics, samples, curves, settings), config.samples, config.distinct_2_drop, config.perplexity_rise
+    )
     figures = [block for block in blocks if isinstance(block, Figure)]
     # Everything rendered before anything is written: a failure leaves the last report whole.
     markdown = render_markdown(TITLE, blocks, FIGURES_DIR.relative_to(REPORT_MARKDOWN_FILE.parent).as_posix())

@@ -54,7 +54,9 @@ def objective(kind: str, margin_scale: float, head: RewardHead):
     """loss_of(model, batch) for the kind: every batch is a dict with input_ids and attention_mask."""
 
     def rewards(model, batch):
-        return rewards_from_logits(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, head)
+        return rewards_from_logits(
+            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, head
+        )
 
     def pairwise(model, batch):
         scores = rewards(model, batch)
@@ -86,16 +88,24 @@ def objective_items(kind: str):
 def training_loader(kind: str, config: RewardConfig, stories: pd.DataFrame, pairs: pd.DataFrame, encode, pad_id: int):
     """Examples of the kind, batched by length (a batch pads to its longest sequence)."""
     if kind == "pairwise":
-        items = [(encode(p, c), encode(p, r), m) for p, c, r, m in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], pairs["margin"])]
+        items = [
+            (encode(p, c), encode(p, r), m)
+            for p, c, r, m in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], pairs["margin"])
+        ]
         lengths = [max(len(chosen.input_ids), len(rejected.input_ids)) for chosen, rejected, _ in items]
         collate, batch_size = pairwise_batch, config.batch_size
     elif kind == "listwise":
         ordered = stories.sort_values(["submission_id", "adjusted"], ascending=[True, False])
-        items = [[encode(p, s) for p, s in zip(group["prompt"], group["story"])] for _, group in ordered.groupby("submission_id")]
+        items = [
+            [encode(p, s) for p, s in zip(group["prompt"], group["story"])]
+            for _, group in ordered.groupby("submission_id")
+        ]
         lengths = [max(len(story.input_ids) for story in ranking) for ranking in items]
         collate, batch_size = listwise_batch, config.prompts_per_batch
     else:
-        items = [(encode(p, s), TIERS.index(t)) for p, s, t in zip(stories["prompt"], stories["story"], stories["tier"])]
+        items = [
+            (encode(p, s), TIERS.index(t)) for p, s, t in zip(stories["prompt"], stories["story"], stories["tier"])
+        ]
         lengths = [len(story.input_ids) for story, _ in items]
         collate, batch_size = tier_batch, config.batch_size
     sampler = LengthGroupedBatches(lengths, batch_size, config.seed)
@@ -103,7 +113,9 @@ def training_loader(kind: str, config: RewardConfig, stories: pd.DataFrame, pair
 
 
 def score_frame(scorer: RewardScorer, stories: pd.DataFrame) -> pd.Series:
-    return pd.Series(scorer.score(stories["prompt"].tolist(), stories["story"].tolist()).numpy(), index=stories["comment_id"])
+    return pd.Series(
+        scorer.score(stories["prompt"].tolist(), stories["story"].tolist()).numpy(), index=stories["comment_id"]
+    )
 
 
 def tier_accuracy(scorer: RewardScorer, stories: pd.DataFrame) -> float:
@@ -111,7 +123,9 @@ def tier_accuracy(scorer: RewardScorer, stories: pd.DataFrame) -> float:
     return float(np.mean(predicted == stories["tier"].map(TIERS.index).to_numpy()))
 
 
-def held_out_metrics(scorer: RewardScorer, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool) -> dict[str, float]:
+def held_out_metrics(
+    scorer: RewardScorer, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool
+) -> dict[str, float]:
     reward_of = score_frame(scorer, stories)
     scored = stories.assign(reward=reward_of.to_numpy())
     metrics = {
@@ -141,14 +155,21 @@ def run(params: Path) -> str:
     test_stories, test_pairs = split_of(stories, "test", "stories"), split_of(pairs, "test", "preference pairs")
 
     head = RewardHead(
-        kind=config.kind, tier_values=tuple(config.tier_values[tier] for tier in TIERS),
-        max_tokens=model_config.max_tokens, max_prompt_tokens=model_config.max_prompt_tokens,
+        kind=config.kind,
+        tier_values=tuple(config.tier_values[tier] for tier in TIERS),
+        max_tokens=model_config.max_tokens,
+        max_prompt_tokens=model_config.max_prompt_tokens,
     )
-    encode = partial(encode_story, tokenizer, max_prompt_tokens=head.max_prompt_tokens, max_tokens=head.max_tokens, add_eos=False)
+    encode = partial(
+        encode_story, tokenizer, max_prompt_tokens=head.max_prompt_tokens, max_tokens=head.max_tokens, add_eos=False
+    )
     loader = training_loader(config.kind, config, train_stories, train_pairs, encode, tokenizer.pad_token_id)
     accelerator = accelerator_for(config)
-    require_even_split(config.prompts_per_batch if config.kind == "listwise" else config.batch_size, accelerator.num_processes,
-                       "reward.prompts_per_batch" if config.kind == "listwise" else "reward.batch_size")
+    require_even_split(
+        config.prompts_per_batch if config.kind == "listwise" else config.batch_size,
+        accelerator.num_processes,
+        "reward.prompts_per_batch" if config.kind == "listwise" else "reward.batch_size",
+    )
     model = trainable(new_reward_model(config, model_config, tokenizer), model_config, task="sequence_classification")
     main = accelerator.is_main_process
 
@@ -156,13 +177,25 @@ def run(params: Path) -> str:
         scorer = RewardScorer(model, tokenizer, head)
         return {"reward/val_pairwise_accuracy": pairwise_accuracy(score_frame(scorer, val_stories), val_pairs)}
 
-    with (on_main_process(main, lambda: Live(str(REWARD_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live,
-          on_main_process(main, lambda: atomic_output_dir(REWARD_DIR)) as staging):
+    with (
+        on_main_process(
+            main, lambda: Live(str(REWARD_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()
+        ) as live,
+        on_main_process(main, lambda: atomic_output_dir(REWARD_DIR)) as staging,
+    ):
         result = fit(
-            model=model, loader=loader, loss_of=objective(config.kind, config.margin_scale, head), evaluate=evaluate,
-            monitor="reward/val_pairwise_accuracy", higher_is_better=True,
-            on_best=lambda best, step: RewardScorer(plain_model(best), tokenizer, head).save(staging), config=config,
-            accelerator=accelerator, live=live, prefix="reward", items_of=objective_items(config.kind),
+            model=model,
+            loader=loader,
+            loss_of=objective(config.kind, config.margin_scale, head),
+            evaluate=evaluate,
+            monitor="reward/val_pairwise_accuracy",
+            higher_is_better=True,
+            on_best=lambda best, step: RewardScorer(plain_model(best), tokenizer, head).save(staging),
+            config=config,
+            accelerator=accelerator,
+            live=live,
+            prefix="reward",
+            items_of=objective_items(config.kind),
         )
         if not main:
             return ""
@@ -170,7 +203,10 @@ def run(params: Path) -> str:
         # A sample gives the mean and std to ~2% (std / sqrt(n)) in a fraction of the time.
         normalising = train_stories.sample(min(NORMALISING_STORIES, len(train_stories)), random_state=config.seed)
         train_rewards = scorer.score(normalising["prompt"].tolist(), normalising["story"].tolist())
-        statistics = {"train_mean": float(train_rewards.mean()), "train_std": float(train_rewards.std().clamp(min=1e-6))}
+        statistics = {
+            "train_mean": float(train_rewards.mean()),
+            "train_std": float(train_rewards.std().clamp(min=1e-6)),
+        }
         scorer = RewardScorer(scorer.model, tokenizer, replace(head, **statistics))
         scorer.save(staging)
         metrics = held_out_metrics(scorer, test_stories, test_pairs, simulated=data.source == "simulated")

@@ -57,7 +57,9 @@ def load_models(model_config: ModelConfig, device: torch.device) -> RLModels:
     tokenizer = load_tokenizer()
     # With LoRA the reference stays a separate frozen copy rather than the policy with its
     # adapters off: one code path for both, at the cost of one more copy of the weights.
-    policy = trainable(load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device), model_config, task="causal_lm")
+    policy = trainable(
+        load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device), model_config, task="causal_lm"
+    )
     reference = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device)
     scorer = RewardScorer.load(REWARD_DIR, device)
     scorer.model.requires_grad_(False)
@@ -78,7 +80,12 @@ def prompt_stream(prompts: list[str], per_step: int, seed: int):
 def sample_rows(step: int, evaluation: Evaluation) -> list[dict]:
     return [
         {"step": step, "prompt": p, "story": s, "reward": r} | ({"gold": g} if evaluation.gold is not None else {})
-        for p, s, r, g in zip(evaluation.prompts, evaluation.stories, evaluation.rewards, evaluation.gold or [None] * len(evaluation.stories))
+        for p, s, r, g in zip(
+            evaluation.prompts,
+            evaluation.stories,
+            evaluation.rewards,
+            evaluation.gold or [None] * len(evaluation.stories),
+        )
     ]
 
 
@@ -96,8 +103,13 @@ def run(params: Path) -> str:
     stories = load_stories()
     train = split_of(stories, "train", "stories")
     val = split_of(stories, "val", "stories")
-    encode = partial(encode_story, models.tokenizer, max_prompt_tokens=model_config.max_prompt_tokens,
-                     max_tokens=model_config.max_tokens, add_eos=True)
+    encode = partial(
+        encode_story,
+        models.tokenizer,
+        max_prompt_tokens=model_config.max_prompt_tokens,
+        max_tokens=model_config.max_tokens,
+        add_eos=True,
+    )
     reference_rows = train[train["tier"].isin(config.ref_tiers)]
     if reference_rows.empty:
         raise StageError(f"the train split holds no stories of the tiers {config.ref_tiers} (rl.ref_tiers)")
@@ -105,15 +117,29 @@ def run(params: Path) -> str:
     pairs = None
     if config.algo == "dpo":
         train_pairs = split_of(load_pairs(), "train", "preference pairs")
-        pairs = [(encode(p, c), encode(p, r)) for p, c, r in zip(train_pairs["prompt"], train_pairs["chosen"], train_pairs["rejected"])]
+        pairs = [
+            (encode(p, c), encode(p, r))
+            for p, c, r in zip(train_pairs["prompt"], train_pairs["chosen"], train_pairs["rejected"])
+        ]
     train_prompts = sorted(train["prompt"].unique())
     eval_prompts = sorted(val["prompt"].unique())[: config.eval_prompts]
     held_out = val.sample(min(PERPLEXITY_STORIES, len(val)), random_state=config.seed)
-    perplexity_loader = DataLoader(sorted((encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])), key=lambda e: len(e.input_ids)),
-                                   batch_size=64, collate_fn=partial(lm_batch, pad_id=models.tokenizer.pad_token_id))
+    perplexity_loader = DataLoader(
+        sorted((encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])), key=lambda e: len(e.input_ids)),
+        batch_size=64,
+        collate_fn=partial(lm_batch, pad_id=models.tokenizer.pad_token_id),
+    )
 
-    trainer = PolicyTrainer(models, config, alpha, reference_stories, pairs, device,
-                            gold_of=gold if data.source == "simulated" else None, parallel=parallel)
+    trainer = PolicyTrainer(
+        models,
+        config,
+        alpha,
+        reference_stories,
+        pairs,
+        device,
+        gold_of=gold if data.source == "simulated" else None,
+        parallel=parallel,
+    )
     eval_seed = config.seed + 1
     evaluate = partial(trainer.evaluate, prompts=eval_prompts, samples=config.eval_samples_per_prompt, seed=eval_seed)
     main = parallel.is_main
@@ -146,7 +172,10 @@ def run(params: Path) -> str:
                     final_eval = evaluate(models.policy)
                     log_evaluation(live, step, final_eval)
                     samples += sample_rows(step, final_eval)
-                    progress.write(f"rl step {step}: " + ", ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in final_eval.summary("rl/eval").items()))
+                    progress.write(
+                        f"rl step {step}: "
+                        + ", ".join(f"{k.split('/')[-1]}={v:.3g}" for k, v in final_eval.summary("rl/eval").items())
+                    )
                 live.next_step()
     seconds = time.perf_counter() - started
     if not main:
@@ -161,10 +190,14 @@ def run(params: Path) -> str:
         plain_model(models.policy).save_pretrained(staging)
         models.tokenizer.save_pretrained(staging)
     atomic_write_text(RL_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
-    metrics = rl_metrics(config, sft_eval, final_eval, sft_perplexity, policy_perplexity, trainer, steps_done, seconds, diverged_at)
+    metrics = rl_metrics(
+        config, sft_eval, final_eval, sft_perplexity, policy_perplexity, trainer, steps_done, seconds, diverged_at
+    )
     write_metrics(metrics_file("rl"), metrics)
     outcome_text = f"diverged at step {diverged_at} ({why})" if diverged_at else f"{steps_done} steps"
-    gold_text = f", gold {metrics['rl/sft/gold']:.3f} -> {metrics['rl/policy/gold']:.3f}" if "rl/policy/gold" in metrics else ""
+    gold_text = (
+        f", gold {metrics['rl/sft/gold']:.3f} -> {metrics['rl/policy/gold']:.3f}" if "rl/policy/gold" in metrics else ""
+    )
     return (
         f"rl ({config.algo}, alpha {alpha:g}): {outcome_text}; reward {metrics['rl/sft/reward']:.3f} -> "
         f"{metrics['rl/policy/reward']:.3f}{gold_text}, perplexity {sft_perplexity:.2f} -> {policy_perplexity:.2f}, "
@@ -178,18 +211,33 @@ def log_evaluation(live, step: int, evaluation: Evaluation) -> None:
         live.log_metric(name, value)
 
 
-def rl_metrics(config: RLConfig, sft_eval: Evaluation, final_eval: Evaluation, sft_perplexity: float, policy_perplexity: float,
-               trainer: PolicyTrainer, steps: int, seconds: float, diverged_at: int | None) -> dict:
-    metrics = sft_eval.summary("rl/sft") | final_eval.summary("rl/policy") | {
-        "rl/sft/perplexity": sft_perplexity,
-        "rl/policy/perplexity": policy_perplexity,
-        "rl/diverged": int(diverged_at is not None),
-        "rl/diverged_step": diverged_at,
-        "rl/steps": steps,
-        "rl/seconds": seconds,
-        "rl/seconds_per_step": seconds / steps if steps else None,
-    }
+def rl_metrics(
+    config: RLConfig,
+    sft_eval: Evaluation,
+    final_eval: Evaluation,
+    sft_perplexity: float,
+    policy_perplexity: float,
+    trainer: PolicyTrainer,
+    steps: int,
+    seconds: float,
+    diverged_at: int | None,
+) -> dict:
+    metrics = (
+        sft_eval.summary("rl/sft")
+        | final_eval.summary("rl/policy")
+        | {
+            "rl/sft/perplexity": sft_perplexity,
+            "rl/policy/perplexity": policy_perplexity,
+            "rl/diverged": int(diverged_at is not None),
+            "rl/diverged_step": diverged_at,
+            "rl/steps": steps,
+            "rl/seconds": seconds,
+            "rl/seconds_per_step": seconds / steps if steps else None,
+        }
+    )
     metrics |= {f"rl/seconds_{phase}": total / max(steps, 1) for phase, total in trainer.timer.seconds.items()}
     if "rl/sft/gold" in metrics and metrics["rl/sft/gold_std"] > 0:
         metrics["rl/gold_gain_sd"] = (metrics["rl/policy/gold"] - metrics["rl/sft/gold"]) / metrics["rl/sft/gold_std"]
-    return {key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in metrics.items()}
+    return {
+        key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in metrics.items()
+    }

@@ -16,7 +16,14 @@ from stages.common.errors import StageError
 from stages.common.layout import RAW_DIR, metrics_file
 from stages.sources.privacy import author_salt
 from stages.sources.raw_store import (
-    SIMULATED, Checkpoints, RawData, merge_chunks_into_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
+    SIMULATED,
+    Checkpoints,
+    RawData,
+    merge_chunks_into_raw,
+    read_raw,
+    real_data_to_extend,
+    resumable_ids,
+    write_raw,
 )
 from stages.sources.reddit import ListingScrape, reddit_client
 from stages.sources.reddit_http import RetryLog
@@ -26,10 +33,13 @@ from stages.sources.simulator import simulate_subreddit
 def scrape_simulated(data: DataConfig, params: Path) -> str:
     submissions, comments = simulate_subreddit(load_section(params, "simulate", SimulateConfig), data.subreddit)
     write_raw(RAW_DIR, RawData(submissions, comments, {"holds": SIMULATED, "subreddit": data.subreddit}))
-    write_metrics(metrics_file("scrape"), {
-        "scrape/submissions": len(submissions),
-        "scrape/comments": len(comments),
-    })
+    write_metrics(
+        metrics_file("scrape"),
+        {
+            "scrape/submissions": len(submissions),
+            "scrape/comments": len(comments),
+        },
+    )
     return f"scrape (simulated): {len(submissions)} submissions, {len(comments)} comments -> {RAW_DIR}/"
 
 
@@ -46,7 +56,12 @@ def scrape_metrics(held: RawData, raw: RawData, fetched: int, stories: int, skip
 
 def retry_metrics(log: RetryLog, refetches: int) -> dict[str, int | float]:
     causes = {f"scrape/retries_{cause}": count for cause, count in log.causes.items()}
-    return {"scrape/retries": log.retries, **causes, "scrape/retry_wait_s": round(log.wait_s, 3), "scrape/refetches": refetches}
+    return {
+        "scrape/retries": log.retries,
+        **causes,
+        "scrape/retry_wait_s": round(log.wait_s, 3),
+        "scrape/refetches": refetches,
+    }
 
 
 def summary(what: str, fetched: int, stories: int, skipped: Counter, raw: RawData) -> str:
@@ -74,17 +89,26 @@ def scrape_reddit(data: DataConfig) -> str:
     except (StageError, KeyboardInterrupt) as error:
         if checkpoints.unsaved:
             checkpoints.write(complete=False)
-        kept = f"; the {len(checkpoints.done)} submissions of this pass are saved in {RAW_DIR}/: rerun to resume" if checkpoints.done else ""
+        kept = (
+            f"; the {len(checkpoints.done)} submissions of this pass are saved in {RAW_DIR}/: rerun to resume"
+            if checkpoints.done
+            else ""
+        )
         raise StageError(f"{'interrupted' if isinstance(error, KeyboardInterrupt) else error}{kept}") from error
     raw = checkpoints.write(complete=True)
-    write_metrics(metrics_file("scrape"), scrape_metrics(held, raw, fetched, stories, walk.skipped) | retry_metrics(retry_log, walk.refetches))
+    write_metrics(
+        metrics_file("scrape"),
+        scrape_metrics(held, raw, fetched, stories, walk.skipped) | retry_metrics(retry_log, walk.refetches),
+    )
     return summary(f"reddit r/{data.subreddit} {config.listing}", fetched, stories, walk.skipped, raw)
 
 
 def import_dumps(data: DataConfig) -> str:
     files = dump_files(data.dump.submissions, data.dump.comments)
     counts = DumpCounts()
-    held, raw = merge_chunks_into_raw(RAW_DIR, dump_chunks(files, data.subreddit, author_salt(), counts), data.subreddit)
+    held, raw = merge_chunks_into_raw(
+        RAW_DIR, dump_chunks(files, data.subreddit, author_salt(), counts), data.subreddit
+    )
     fetched, stories = counts.rows[SUBMISSIONS], counts.rows[COMMENTS]
     metrics = scrape_metrics(held, raw, fetched, stories, counts.skipped) | {
         f"scrape/dump_{problem}": count for problem, count in counts.problems.items()

@@ -40,7 +40,9 @@ def eval_subset(stories: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
 
 
 def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    nll, count = story_nll(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, batch["labels"])
+    nll, count = story_nll(
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, batch["labels"]
+    )
     return nll / count.clamp(min=1)
 
 
@@ -62,27 +64,44 @@ def run(params: Path) -> str:
     val = eval_subset(split_of(stories, "val", "stories"), config.max_eval_stories, config.seed)
     test = eval_subset(split_of(stories, "test", "stories"), config.max_eval_stories, config.seed)
 
-    encode = partial(encode_story, tokenizer, max_prompt_tokens=model_config.max_prompt_tokens,
-                     max_tokens=model_config.max_tokens, add_eos=True)
-    examples = {name: [encode(p, s) for p, s in zip(frame["prompt"], frame["story"])]
-                for name, frame in {"train": train, "val": val, "test": test}.items()}
+    encode = partial(
+        encode_story,
+        tokenizer,
+        max_prompt_tokens=model_config.max_prompt_tokens,
+        max_tokens=model_config.max_tokens,
+        add_eos=True,
+    )
+    examples = {
+        name: [encode(p, s) for p, s in zip(frame["prompt"], frame["story"])]
+        for name, frame in {"train": train, "val": val, "test": test}.items()
+    }
     collate = partial(lm_batch, pad_id=tokenizer.pad_token_id)
     train_batches = LengthGroupedBatches([len(e.input_ids) for e in examples["train"]], config.batch_size, config.seed)
     train_loader = DataLoader(examples["train"], batch_sampler=train_batches, collate_fn=collate)
     # Perplexity does not care about order: evaluate shortest first, so batches pad little.
-    eval_loaders = {name: DataLoader(sorted(examples[name], key=lambda e: len(e.input_ids)), batch_size=64, collate_fn=collate)
-                    for name in ("val", "test")}
+    eval_loaders = {
+        name: DataLoader(sorted(examples[name], key=lambda e: len(e.input_ids)), batch_size=64, collate_fn=collate)
+        for name in ("val", "test")
+    }
     sample_prompts = sorted(val["prompt"].unique())[: config.sample_prompts]
     samples: list[dict] = []
 
     def evaluate(model) -> dict[str, float]:
         if sample_prompts:
             stories_written = generate_stories(
-                model, tokenizer, sample_prompts, max_prompt_tokens=model_config.max_prompt_tokens,
-                max_tokens=model_config.max_tokens, max_new_tokens=config.sample_max_new_tokens,
-                temperature=config.temperature, top_k=config.top_k, seed=config.seed,
+                model,
+                tokenizer,
+                sample_prompts,
+                max_prompt_tokens=model_config.max_prompt_tokens,
+                max_tokens=model_config.max_tokens,
+                max_new_tokens=config.sample_max_new_tokens,
+                temperature=config.temperature,
+                top_k=config.top_k,
+                seed=config.seed,
             )
-            samples.extend({"step": live.step, "prompt": p, "story": s} for p, s in zip(sample_prompts, stories_written))
+            samples.extend(
+                {"step": live.step, "prompt": p, "story": s} for p, s in zip(sample_prompts, stories_written)
+            )
             atomic_write_text(SFT_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
         return {"sft/val_perplexity": dataset_perplexity(model, eval_loaders["val"])}
 
@@ -90,13 +109,23 @@ def run(params: Path) -> str:
     require_even_split(config.batch_size, accelerator.num_processes, "sft.batch_size")
     model = trainable(load_base_lm(model_config, tokenizer), model_config, task="causal_lm")
     main = accelerator.is_main_process
-    with (on_main_process(main, lambda: Live(str(SFT_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live,
-          on_main_process(main, lambda: atomic_output_dir(SFT_DIR)) as staging):
+    with (
+        on_main_process(main, lambda: Live(str(SFT_LIVE_DIR), save_dvc_exp=False, dvcyaml=False), SilentLive()) as live,
+        on_main_process(main, lambda: atomic_output_dir(SFT_DIR)) as staging,
+    ):
         result = fit(
-            model=model, loader=train_loader, loss_of=lm_loss, evaluate=evaluate,
-            monitor="sft/val_perplexity", higher_is_better=False,
-            on_best=lambda best, step: plain_model(best).save_pretrained(staging), config=config,
-            accelerator=accelerator, live=live, prefix="sft", items_of=story_tokens,
+            model=model,
+            loader=train_loader,
+            loss_of=lm_loss,
+            evaluate=evaluate,
+            monitor="sft/val_perplexity",
+            higher_is_better=False,
+            on_best=lambda best, step: plain_model(best).save_pretrained(staging),
+            config=config,
+            accelerator=accelerator,
+            live=live,
+            prefix="sft",
+            items_of=story_tokens,
         )
         if not main:
             return ""

@@ -32,9 +32,7 @@ def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenize
         show_progress=False,
     )
     bpe.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN)
 
 
 def run(params: Path) -> str:
@@ -49,9 +47,12 @@ def run(params: Path) -> str:
     story_tokens = np.array([len(ids) for ids in tokenizer(train["story"].tolist())["input_ids"]])
     with atomic_output_dir(TOKENIZER_DIR) as staging:
         tokenizer.save_pretrained(staging)
-    write_metrics(metrics_file("tokenizer"), {
-        "tokenizer/vocab_size": len(tokenizer),
-        "tokenizer/story_tokens_mean": float(story_tokens.mean()),
-        "tokenizer/story_tokens_p95": float(np.percentile(story_tokens, 95)),
-    })
+    write_metrics(
+        metrics_file("tokenizer"),
+        {
+            "tokenizer/vocab_size": len(tokenizer),
+            "tokenizer/story_tokens_mean": float(story_tokens.mean()),
+            "tokenizer/story_tokens_p95": float(np.percentile(story_tokens, 95)),
+        },
+    )
     return f"tokenizer ({config.base}): {len(tokenizer)} tokens, {story_tokens.mean():.0f} per train story -> {TOKENIZER_DIR}/"

@@ -84,13 +84,17 @@ def praw_env(folder: Path, server: FakeReddit, site: str = "fake", **credentials
     (config_home / "praw.ini").write_text(f"[{site}]\noauth_url = {server.url}\nreddit_url = {server.url}\n")
     env = {key: value for key, value in os.environ.items() if not key.lower().startswith("praw_")}
     client_id, client_secret = server.credentials
-    return env | {
-        "XDG_CONFIG_HOME": str(config_home),
-        "AHF_AUTHOR_SALT": TEST_SALT,
-        "praw_client_id": client_id,
-        "praw_client_secret": client_secret,
-        "praw_user_agent": "ahf tests by u/nobody",
-    } | credentials
+    return (
+        env
+        | {
+            "XDG_CONFIG_HOME": str(config_home),
+            "AHF_AUTHOR_SALT": TEST_SALT,
+            "praw_client_id": client_id,
+            "praw_client_secret": client_secret,
+            "praw_user_agent": "ahf tests by u/nobody",
+        }
+        | credentials
+    )
 
 
 def reddit_params(folder: Path, site: str = "fake", **reddit: object) -> Path:
@@ -113,7 +117,16 @@ def assert_scraped_all_served(folder: Path, server: FakeReddit) -> None:
     expected = served_stories(server).set_index("id").sort_index()
     got = comments.set_index("id").sort_index()
     assert list(got.index) == list(expected.index)
-    for column in ("submission_id", "parent_id", "body", "score", "created_utc", "author_hash", "stickied", "distinguished"):
+    for column in (
+        "submission_id",
+        "parent_id",
+        "body",
+        "score",
+        "created_utc",
+        "author_hash",
+        "stickied",
+        "distinguished",
+    ):
         assert values(got[column]) == values(expected[column]), column
 
 
@@ -132,11 +145,24 @@ def small_project(tmp_path: Path) -> Path:
 # Models small enough to train in seconds: these tests check the stages' code paths
 # and contracts; the quality targets are measured by bench/, not here.
 TINY_MODEL = {"vocab_size": 400, "n_layer": 2, "n_head": 2, "n_embd": 32, "max_tokens": 96, "max_prompt_tokens": 24}
-QUICK_SFT = {"max_steps": 30, "eval_every": 10, "warmup_steps": 5, "sample_prompts": 2,
-             "sample_max_new_tokens": 12, "max_eval_stories": 64}
+QUICK_SFT = {
+    "max_steps": 30,
+    "eval_every": 10,
+    "warmup_steps": 5,
+    "sample_prompts": 2,
+    "sample_max_new_tokens": 12,
+    "max_eval_stories": 64,
+}
 QUICK_REWARD = {"max_steps": 12, "eval_every": 6, "warmup_steps": 2}
-QUICK_RL = {"steps": 4, "prompts_per_step": 2, "samples_per_prompt": 2, "max_new_tokens": 12, "eval_every": 2,
-            "eval_prompts": 2, "ref_batch_size": 4}
+QUICK_RL = {
+    "steps": 4,
+    "prompts_per_step": 2,
+    "samples_per_prompt": 2,
+    "max_new_tokens": 12,
+    "eval_every": 2,
+    "eval_prompts": 2,
+    "ref_batch_size": 4,
+}
 QUICK_EVALUATE = {"prompts": 3, "samples_per_prompt": 2, "max_new_tokens": 12}
 
 
@@ -149,8 +175,14 @@ def copied_project(source: Path, target: Path, paths: tuple[str, ...]) -> Path:
 
 
 def model_params(folder: Path, **section_overrides: dict) -> Path:
-    sections = {"simulate": SMALL_SIMULATION, "model": TINY_MODEL, "sft": QUICK_SFT, "reward": QUICK_REWARD, "rl": QUICK_RL,
-                "evaluate": QUICK_EVALUATE}
+    sections = {
+        "simulate": SMALL_SIMULATION,
+        "model": TINY_MODEL,
+        "sft": QUICK_SFT,
+        "reward": QUICK_REWARD,
+        "rl": QUICK_RL,
+        "evaluate": QUICK_EVALUATE,
+    }
     for name, values in section_overrides.items():
         sections[name] = sections.get(name, {}) | values
     return write_params(folder, **sections)
@@ -201,8 +233,11 @@ def rl_project(tmp_path: Path, trained_project: Path) -> Path:
 @pytest.fixture(scope="session")
 def evaluated_project(tmp_path_factory, ranked_data: Path, trained_project: Path) -> Path:
     """The trained project after rl and evaluate, with every report the report stage reads; read only."""
-    folder = copied_project(trained_project, tmp_path_factory.mktemp("evaluated"),
-                            ("data", "models/tokenizer", "models/sft", "models/reward", "reports"))
+    folder = copied_project(
+        trained_project,
+        tmp_path_factory.mktemp("evaluated"),
+        ("data", "models/tokenizer", "models/sft", "models/reward", "reports"),
+    )
     for name in ("scrape.json", "rank.json"):
         shutil.copy(ranked_data / "reports" / name, folder / "reports" / name)
     for stage in ("rl", "evaluate"):

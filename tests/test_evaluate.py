@@ -23,8 +23,17 @@ def test_evaluate_compares_the_policy_with_sft_on_the_test_prompts(evaluated_pro
     assert metrics["evaluate/reference_stories"] == len(test)
     assert metrics["evaluate/rl_diverged"] == 0
     for model in ("sft", "policy"):
-        for name in ("reward", "gold", "perplexity", "distinct_1", "distinct_2", "repeated_4gram", "mean_words",
-                     "greedy_reward", "greedy_gold"):
+        for name in (
+            "reward",
+            "gold",
+            "perplexity",
+            "distinct_1",
+            "distinct_2",
+            "repeated_4gram",
+            "mean_words",
+            "greedy_reward",
+            "greedy_gold",
+        ):
             assert isinstance(metrics[f"evaluate/{model}/{name}"], float), (model, name)
         assert metrics[f"evaluate/{model}/perplexity"] > 1.0
     assert metrics["evaluate/policy/kl"] >= 0.0 and "evaluate/sft/kl" not in metrics
@@ -34,11 +43,18 @@ def test_evaluate_compares_the_policy_with_sft_on_the_test_prompts(evaluated_pro
     rows = samples_of(evaluated_project)
     prompts = sorted(test["prompt"].unique())[: QUICK_EVALUATE["prompts"]]
     sampled = [row for row in rows if row["decoding"] == "sample"]
-    assert [row["prompt"] for row in sampled] == [p for p in prompts for _ in range(QUICK_EVALUATE["samples_per_prompt"])]
+    assert [row["prompt"] for row in sampled] == [
+        p for p in prompts for _ in range(QUICK_EVALUATE["samples_per_prompt"])
+    ]
     assert [row["prompt"] for row in rows if row["decoding"] == "greedy"] == prompts
-    assert metrics["evaluate/policy/reward"] == pytest.approx(sum(row["policy_reward"] for row in sampled) / len(sampled))
+    assert metrics["evaluate/policy/reward"] == pytest.approx(
+        sum(row["policy_reward"] for row in sampled) / len(sampled)
+    )
     assert metrics["evaluate/sft/gold"] == pytest.approx(sum(row["sft_gold"] for row in sampled) / len(sampled))
-    assert all({"sft_story", "policy_story", "sft_reward", "policy_reward", "sft_gold", "policy_gold"} <= set(row) for row in rows)
+    assert all(
+        {"sft_story", "policy_story", "sft_reward", "policy_reward", "sft_gold", "policy_gold"} <= set(row)
+        for row in rows
+    )
 
 
 def test_a_policy_equal_to_sft_ties_it_on_every_draw(evaluate_project):
@@ -62,7 +78,10 @@ def test_the_yardstick_does_not_move_with_rl_sampling_params(evaluated_project, 
 
 
 def test_a_diverged_rl_run_is_evaluated_and_said_so(evaluate_project):
-    rl_metrics = json.loads((evaluate_project / "reports/rl.json").read_text()) | {"rl/diverged": 1, "rl/diverged_step": 3}
+    rl_metrics = json.loads((evaluate_project / "reports/rl.json").read_text()) | {
+        "rl/diverged": 1,
+        "rl/diverged_step": 3,
+    }
     (evaluate_project / "reports/rl.json").write_text(json.dumps(rl_metrics))
     result = run_ahf(evaluate_project, "evaluate")
     assert result.returncode == 0, result.stderr
@@ -76,7 +95,10 @@ def test_evaluate_without_a_policy_says_which_stage_to_run_and_keeps_its_outputs
     before = (evaluate_project / "reports/metrics.json").read_text()
     shutil.rmtree(evaluate_project / "models/policy")
     result = run_ahf(evaluate_project, "evaluate")
-    assert result.returncode == 2 and result.stderr.strip() == "ahf evaluate: error: models/policy not found: run `ahf rl` first"
+    assert (
+        result.returncode == 2
+        and result.stderr.strip() == "ahf evaluate: error: models/policy not found: run `ahf rl` first"
+    )
     assert (evaluate_project / "reports/metrics.json").read_text() == before
 
 

@@ -10,8 +10,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (FAST_REDDIT, default_alpha, PROJECT, QUICK_EVALUATE, QUICK_REWARD, QUICK_RL, QUICK_SFT, SMALL_SIMULATION, TINY_MODEL,
-                      praw_env, project_params, serve)
+from conftest import (
+    FAST_REDDIT,
+    default_alpha,
+    PROJECT,
+    QUICK_EVALUATE,
+    QUICK_REWARD,
+    QUICK_RL,
+    QUICK_SFT,
+    SMALL_SIMULATION,
+    TINY_MODEL,
+    praw_env,
+    project_params,
+    serve,
+)
 
 COPIED = ("dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "stages")
 
@@ -36,8 +48,14 @@ def pipeline_repo(tmp_path: Path) -> Path:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
-    small = project_params(simulate=SMALL_SIMULATION, model=TINY_MODEL, sft=QUICK_SFT, reward=QUICK_REWARD, rl=QUICK_RL,
-                           evaluate=QUICK_EVALUATE)
+    small = project_params(
+        simulate=SMALL_SIMULATION,
+        model=TINY_MODEL,
+        sft=QUICK_SFT,
+        reward=QUICK_REWARD,
+        rl=QUICK_RL,
+        evaluate=QUICK_EVALUATE,
+    )
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(small))
     run(tmp_path, "git", "init", "-q")
     run(tmp_path, "git", "add", "-A")
@@ -76,8 +94,13 @@ AFTER_RL = ["rl", "evaluate", "report"]
 def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_affects(pipeline_repo):
     first = run(pipeline_repo, "dvc", "repro")
     assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward"] + AFTER_RL
-    for output in ("reports/metrics.json", "reports/samples.jsonl", "reports/report.md", "reports/report.html",
-                   "reports/figures/rl_curves.png"):
+    for output in (
+        "reports/metrics.json",
+        "reports/samples.jsonl",
+        "reports/report.md",
+        "reports/report.html",
+        "reports/figures/rl_curves.png",
+    ):
         assert (pipeline_repo / output).exists(), output
     again = run(pipeline_repo, "dvc", "repro").stdout
     assert stages_run(again) == [] and "up to date" in again
@@ -126,7 +149,9 @@ def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):
     assert "Running stage 'scrape'" not in rerun.stdout
 
 
-def test_dvc_repro_scrapes_the_local_reddit_keeps_data_raw_and_starts_afresh_on_request(pipeline_repo, simulated_frames):
+def test_dvc_repro_scrapes_the_local_reddit_keeps_data_raw_and_starts_afresh_on_request(
+    pipeline_repo, simulated_frames
+):
     params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
     params["data"] |= {"source": "reddit", "reddit": params["data"]["reddit"] | FAST_REDDIT | {"praw_site": "fake"}}
     (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params))

@@ -59,8 +59,12 @@ def test_gold_metrics_scored_by_the_workers_are_those_of_the_stories_written(ran
 
 
 def test_gold_of_a_texts_file_in_shares_equals_batch_gold(tmp_path):
-    stories = pd.DataFrame({"prompt": ["[WP] a dragon", "[WP] the moon", "[WP] a ghost"] * 5,
-                            "story": [f"The dragon slept {n} times. I saw the moon." * (n % 4 + 1) for n in range(15)]})
+    stories = pd.DataFrame(
+        {
+            "prompt": ["[WP] a dragon", "[WP] the moon", "[WP] a ghost"] * 5,
+            "story": [f"The dragon slept {n} times. I saw the moon." * (n % 4 + 1) for n in range(15)],
+        }
+    )
     path = texts_file(stories, tmp_path)
     in_shares = np.concatenate([gold_of_file(path, 0, 7), gold_of_file(path, 7, 15)])
     np.testing.assert_array_equal(in_shares, batch_gold(stories["prompt"], stories["story"]))

@@ -20,8 +20,12 @@ def test_the_report_leads_with_the_verdict_and_the_baseline_table(evaluate_proje
     head = markdown.split("\n## ")[0]
     assert re.search(r"^> \*\*(OK|NOTE|WARNING): ", head, flags=re.M)
     baseline = next(line for line in head.splitlines() if line.startswith("| Baseline (SFT)"))
-    assert f"{metrics['evaluate/sft/reward']:.3f}" in baseline and f"{metrics['evaluate/sft/perplexity']:.2f}" in baseline
-    finetuned = next(line for line in head.splitlines() if line.startswith(f"| Finetuned (rloo, alpha {default_alpha()}, seed 0)"))
+    assert (
+        f"{metrics['evaluate/sft/reward']:.3f}" in baseline and f"{metrics['evaluate/sft/perplexity']:.2f}" in baseline
+    )
+    finetuned = next(
+        line for line in head.splitlines() if line.startswith(f"| Finetuned (rloo, alpha {default_alpha()}, seed 0)")
+    )
     assert f"{metrics['evaluate/policy/gold']:.3f}" in finetuned and f"{metrics['evaluate/policy/kl']:.3f}" in finetuned
 
     figures = sorted(path.name for path in (evaluate_project / "reports/figures").iterdir())
@@ -39,8 +43,12 @@ def test_the_report_warns_of_a_blow_up_and_of_reward_hacking(evaluate_project):
     rl = json.loads((reports / "rl.json").read_text()) | {"rl/diverged": 1, "rl/diverged_step": 3}
     (reports / "rl.json").write_text(json.dumps(rl))
     metrics = json.loads((reports / "metrics.json").read_text()) | {
-        "evaluate/rl_diverged": 1, "evaluate/rl_diverged_step": 3,
-        "evaluate/reward_gain": 1.0, "evaluate/reward_gain_se": 0.1, "evaluate/gold_gain": -0.5, "evaluate/gold_gain_se": 0.1,
+        "evaluate/rl_diverged": 1,
+        "evaluate/rl_diverged_step": 3,
+        "evaluate/reward_gain": 1.0,
+        "evaluate/reward_gain_se": 0.1,
+        "evaluate/gold_gain": -0.5,
+        "evaluate/gold_gain_se": 0.1,
     }
     (reports / "metrics.json").write_text(json.dumps(metrics))
     result = run_ahf(evaluate_project, "report")

@@ -21,7 +21,10 @@ def test_the_reward_stage_saves_a_scorer_normalised_on_the_train_split(trained_p
     scorer = RewardScorer.load(trained_project / "models/reward")
     metrics = json.loads((trained_project / "reports/reward.json").read_text())
     assert scorer.head.kind == "pairwise"
-    assert (scorer.head.train_mean, scorer.head.train_std) == (metrics["reward/train_mean"], metrics["reward/train_std"])
+    assert (scorer.head.train_mean, scorer.head.train_std) == (
+        metrics["reward/train_mean"],
+        metrics["reward/train_std"],
+    )
     train = pd.read_parquet(trained_project / "data/processed/stories.parquet").query("split == 'train'")
     normalised = scorer.normalise(scorer.score(train["prompt"].tolist(), train["story"].tolist()))
     assert abs(normalised.mean().item()) < 0.05 and abs(normalised.std().item() - 1.0) < 0.05
@@ -29,11 +32,19 @@ def test_the_reward_stage_saves_a_scorer_normalised_on_the_train_split(trained_p
 
 def test_the_reward_stage_reports_held_out_figures(trained_project):
     metrics = json.loads((trained_project / "reports/reward.json").read_text())
-    for key in ("pairwise_accuracy", "val_pairwise_accuracy", "spearman_adjusted", "within_spearman_adjusted",
-                "spearman_gold", "within_spearman_gold"):
+    for key in (
+        "pairwise_accuracy",
+        "val_pairwise_accuracy",
+        "spearman_adjusted",
+        "within_spearman_adjusted",
+        "spearman_gold",
+        "within_spearman_gold",
+    ):
         assert -1.0 <= metrics[f"reward/{key}"] <= 1.0, key
     assert "reward/tier_accuracy" not in metrics
-    curve = pd.read_csv(trained_project / "reports/reward_live/plots/metrics/reward/val_pairwise_accuracy.tsv", sep="\t")
+    curve = pd.read_csv(
+        trained_project / "reports/reward_live/plots/metrics/reward/val_pairwise_accuracy.tsv", sep="\t"
+    )
     assert curve["val_pairwise_accuracy"].max() == metrics["reward/val_pairwise_accuracy"]
 
 
@@ -77,7 +88,11 @@ def test_the_margin_asks_the_pairwise_objective_for_a_larger_gap():
         def forward(self, input_ids, attention_mask):
             return type("Output", (), {"logits": torch.tensor([[1.0], [0.5]])})()
 
-    batch = {"input_ids": torch.zeros(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 3), "margin": torch.tensor([2.0])}
+    batch = {
+        "input_ids": torch.zeros(2, 3, dtype=torch.long),
+        "attention_mask": torch.ones(2, 3),
+        "margin": torch.tensor([2.0]),
+    }
     without = objective("pairwise", 0.0, head)(Scores(), batch)
     with_margin = objective("pairwise", 0.5, head)(Scores(), batch)
     assert without.item() == pytest.approx(-math.log(1 / (1 + math.exp(-0.5))))

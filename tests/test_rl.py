@@ -52,8 +52,12 @@ def test_a_blow_up_is_an_outcome_keeping_the_last_good_policy(rl_project):
 
 @pytest.mark.parametrize(
     ("overrides", "key"),
-    [({"rl": {"algo": "ppo2"}}, "rl.algo"), ({"rl": {"kl_estimator": "k7"}}, "rl.kl_estimator"),
-     ({"rl": {"samples_per_prompt": 1}}, "rl: Value error, rloo compares"), ({"alpha": "high"}, "alpha")],
+    [
+        ({"rl": {"algo": "ppo2"}}, "rl.algo"),
+        ({"rl": {"kl_estimator": "k7"}}, "rl.kl_estimator"),
+        ({"rl": {"samples_per_prompt": 1}}, "rl: Value error, rloo compares"),
+        ({"alpha": "high"}, "alpha"),
+    ],
 )
 def test_a_bad_rl_param_is_one_line_naming_the_key(rl_project, overrides, key):
     params = json.loads(json.dumps(overrides))

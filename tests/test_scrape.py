@@ -10,7 +10,14 @@ import pandas as pd
 import zstandard
 
 from conftest import (
-    BIG_THREAD_MORE_BATCH, TEST_SALT, assert_scraped_all_served, praw_env, reddit_params, run_ahf, serve, served_stories,
+    BIG_THREAD_MORE_BATCH,
+    TEST_SALT,
+    assert_scraped_all_served,
+    praw_env,
+    reddit_params,
+    run_ahf,
+    serve,
+    served_stories,
     write_params,
 )
 from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK
@@ -18,7 +25,9 @@ from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK
 
 def test_simulated_scrape_is_byte_identical_across_runs(small_project):
     assert run_ahf(small_project, "scrape").returncode == 0
-    first = {name: (small_project / "data/raw" / name).read_bytes() for name in ("submissions.parquet", "comments.parquet")}
+    first = {
+        name: (small_project / "data/raw" / name).read_bytes() for name in ("submissions.parquet", "comments.parquet")
+    }
     assert run_ahf(small_project, "scrape").returncode == 0
     second = {name: (small_project / "data/raw" / name).read_bytes() for name in first}
     assert first == second
@@ -40,8 +49,6 @@ def test_an_unknown_source_is_one_line_and_writes_nothing(tmp_path):
     assert result.stderr.strip().count("\n") == 0
     assert "data.source" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
-
-
 
 
 def test_a_failed_scrape_keeps_the_previous_output(small_project):
@@ -66,8 +73,14 @@ def processes_in_group(group: int) -> list[int]:
 
 def test_ctrl_c_during_a_simulation_in_blocks_ends_every_worker_and_writes_nothing(tmp_path):
     write_params(tmp_path, simulate={"n_prompts": 3 * PROMPTS_PER_BLOCK})  # three blocks, drawn by workers
-    scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    scraping = subprocess.Popen(
+        [sys.executable, "-m", "stages", "scrape"],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while len(processes_in_group(scraping.pid)) < 3 and time.monotonic() < deadline:  # the stage, its workers
         time.sleep(0.05)
@@ -99,7 +112,9 @@ def comment_fetches(server, start: int = 0) -> set[str]:
 
 
 def files_text(*folders: Path) -> bytes:
-    return b"".join(path.read_bytes() for folder in folders if folder.exists() for path in folder.rglob("*") if path.is_file())
+    return b"".join(
+        path.read_bytes() for folder in folders if folder.exists() for path in folder.rglob("*") if path.is_file()
+    )
 
 
 def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, simulated_frames):
@@ -110,7 +125,12 @@ def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, s
     assert_scraped_all_served(tmp_path, server)
     assert result.stdout.startswith("scrape (reddit r/WritingPrompts top): 130 submissions, ")
     metrics = json.loads((tmp_path / "reports/scrape.json").read_text())
-    assert metrics["scrape/submissions"] == metrics["scrape/new_submissions"] == metrics["scrape/fetched_submissions"] == 130
+    assert (
+        metrics["scrape/submissions"]
+        == metrics["scrape/new_submissions"]
+        == metrics["scrape/fetched_submissions"]
+        == 130
+    )
     assert metrics["scrape/stories"] == metrics["scrape/comments"] == len(served_stories(server))
     assert metrics["scrape/skipped_reply"] > 0 and metrics["scrape/retries"] == 0
     assert scrape_state(tmp_path) == {"holds": "reddit", "subreddit": "WritingPrompts", "pass": None}
@@ -127,7 +147,10 @@ def test_missing_credentials_are_one_line_naming_the_variables(tmp_path, simulat
         result = run_ahf(tmp_path, "scrape", env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
-    assert "praw_client_id, praw_client_secret, praw_user_agent" in result.stderr and "data.reddit.praw_site" in result.stderr
+    assert (
+        "praw_client_id, praw_client_secret, praw_user_agent" in result.stderr
+        and "data.reddit.praw_site" in result.stderr
+    )
     assert not (tmp_path / "data").exists() and server.requests == []
 
 
@@ -157,8 +180,13 @@ def test_a_scrape_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_pat
     with serve(simulated_frames) as server:
         env = praw_env(tmp_path, server)
         server.faults.delay_s = 0.01
-        scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        scraping = subprocess.Popen(
+            [sys.executable, "-m", "stages", "scrape"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while len((scrape_state(tmp_path).get("pass") or {}).get("done", [])) < 9 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -198,7 +226,9 @@ def test_big_threads_under_15_percent_faults_are_scraped_whole_with_every_retry_
     assert metrics["scrape/retries_429"] == injected[429]
     assert metrics["scrape/retries_5xx"] == injected[500] + injected[503]
     assert metrics["scrape/retries_timeout"] == metrics["scrape/retries_connection"] == metrics["scrape/refetches"] == 0
-    assert 0 < metrics["scrape/retry_wait_s"] < 1.5 * FLAKY["backoff_s"] * 2 ** (FLAKY["max_tries"] - 2) * injected.total()
+    assert (
+        0 < metrics["scrape/retry_wait_s"] < 1.5 * FLAKY["backoff_s"] * 2 ** (FLAKY["max_tries"] - 2) * injected.total()
+    )
     assert result.stderr.count("retrying in") == injected.total()
 
 
@@ -207,8 +237,13 @@ def test_a_scrape_killed_in_the_middle_of_a_big_thread_resumes_without_loss_or_d
     with serve(big_thread_frames, more_batch=BIG_THREAD_MORE_BATCH) as server:
         server.faults.rate, server.faults.retry_after_s = 0.15, 0
         env = praw_env(tmp_path, server)
-        scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        scraping = subprocess.Popen(
+            [sys.executable, "-m", "stages", "scrape"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while not (scrape_state(tmp_path).get("pass") or {}).get("done") and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -251,8 +286,14 @@ def test_ctrl_c_saves_what_was_scraped_and_says_how_to_resume(tmp_path, simulate
     reddit_params(tmp_path, checkpoint_every=1000)  # no checkpoint before the interrupt: only the handler saves
     with serve(simulated_frames) as server:
         server.faults.delay_s = 0.01
-        scraping = subprocess.Popen([sys.executable, "-m", "stages", "scrape"], cwd=tmp_path, env=praw_env(tmp_path, server),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        scraping = subprocess.Popen(
+            [sys.executable, "-m", "stages", "scrape"],
+            cwd=tmp_path,
+            env=praw_env(tmp_path, server),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 120
         while len(comment_fetches(server)) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -281,7 +322,9 @@ def test_scraping_again_merges_and_keeps_the_newest_snapshot(tmp_path, simulated
     rescraped = raw_comments["submission_id"].isin(new)
     served_scores = comments.drop_duplicates("id", keep="last").set_index("id")["score"]
     assert (raw_comments[rescraped]["score"].to_numpy() > 1000).all()
-    assert (raw_comments[~rescraped]["score"].to_numpy() == served_scores.loc[raw_comments[~rescraped]["id"]].to_numpy()).all()
+    assert (
+        raw_comments[~rescraped]["score"].to_numpy() == served_scores.loc[raw_comments[~rescraped]["id"]].to_numpy()
+    ).all()
     metrics = json.loads((tmp_path / "reports/scrape.json").read_text())
     assert metrics["scrape/new_submissions"] == len(new - top) and metrics["scrape/submissions"] == len(top | new)
 
@@ -303,6 +346,7 @@ def test_real_data_replaces_simulated_data_but_not_another_subreddits(tmp_path, 
 
 # --- data.source: dump ---
 
+
 def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     lines = [
         {"id": "s1", "subreddit": "WritingPrompts", "title": "[WP] A door", "score": 5, "created_utc": 1609459200},
@@ -310,8 +354,15 @@ def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     ]
     blob = b"".join(json.dumps(line).encode() + b"\n" for line in lines) + b"{not json\n"
     (tmp_path / "RS.zst").write_bytes(zstandard.ZstdCompressor().compress(blob))
-    comment = {"id": "c1", "link_id": "t3_s1", "parent_id": "t3_s1", "body": "Once upon a time.", "score": 2,
-               "created_utc": 1609459300, "subreddit": "WritingPrompts"}
+    comment = {
+        "id": "c1",
+        "link_id": "t3_s1",
+        "parent_id": "t3_s1",
+        "body": "Once upon a time.",
+        "score": 2,
+        "created_utc": 1609459300,
+        "subreddit": "WritingPrompts",
+    }
     (tmp_path / "RC.zst").write_bytes(zstandard.ZstdCompressor().compress(json.dumps(comment).encode() + b"\n"))
     write_params(tmp_path, data={"source": "dump", "dump": {"submissions": ["RS.zst"], "comments": ["RC.zst"]}})
     result = run_ahf(tmp_path, "scrape", env=os.environ | {"AHF_AUTHOR_SALT": TEST_SALT})

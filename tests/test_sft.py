@@ -43,7 +43,9 @@ def test_sft_curves_and_samples_are_written_at_every_evaluation(trained_project)
     assert perplexity["val_perplexity"].iloc[-1] < perplexity["val_perplexity"].iloc[0]
     samples = [json.loads(line) for line in (trained_project / "reports/sft_samples.jsonl").read_text().splitlines()]
     assert [row["step"] for row in samples] == [10, 10, 20, 20, 30, 30]
-    val_prompts = set(pd.read_parquet(trained_project / "data/processed/stories.parquet").query("split == 'val'")["prompt"])
+    val_prompts = set(
+        pd.read_parquet(trained_project / "data/processed/stories.parquet").query("split == 'val'")["prompt"]
+    )
     assert {row["prompt"] for row in samples} <= val_prompts
     assert all(isinstance(row["story"], str) for row in samples)
 
@@ -61,7 +63,9 @@ def test_a_diverging_sft_fails_cleanly_and_keeps_the_previous_model(sft_project)
 
 def test_sft_and_reward_run_on_a_pretrained_base_from_a_local_folder(model_project, tiny_tokenizer):
     base = model_project / "base"
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tiny_tokenizer), n_positions=96, n_embd=24, n_layer=1, n_head=2)).save_pretrained(base)
+    GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(tiny_tokenizer), n_positions=96, n_embd=24, n_layer=1, n_head=2)
+    ).save_pretrained(base)
     tiny_tokenizer.save_pretrained(base)
     model_params(model_project, model={"base": str(base)}, reward={"init": "base"})
     for stage in ("tokenizer", "sft", "reward"):
@@ -84,13 +88,34 @@ def test_a_bad_sft_param_is_a_one_line_error(model_project):
 
 def test_a_few_steps_lower_the_story_loss_of_a_tiny_gpt2_on_a_fixed_batch(tiny_tokenizer):
     torch.manual_seed(0)
-    examples = [encode_story(tiny_tokenizer, f"[WP] Prompt {i}.", story, 16, 64, add_eos=True) for i, story in enumerate(
-        ["The dragon slept.", "A knight rode to the castle at dawn.", "The ship sailed.", "She whispered the spell."])]
+    examples = [
+        encode_story(tiny_tokenizer, f"[WP] Prompt {i}.", story, 16, 64, add_eos=True)
+        for i, story in enumerate(
+            [
+                "The dragon slept.",
+                "A knight rode to the castle at dawn.",
+                "The ship sailed.",
+                "She whispered the spell.",
+            ]
+        )
+    ]
     batch = lm_batch(examples, tiny_tokenizer.pad_token_id)
-    model = load_base_lm(ModelConfig(n_layer=1, n_head=2, n_embd=32, max_tokens=64, max_prompt_tokens=16), tiny_tokenizer)
+    model = load_base_lm(
+        ModelConfig(n_layer=1, n_head=2, n_embd=32, max_tokens=64, max_prompt_tokens=16), tiny_tokenizer
+    )
     before = lm_loss(model.eval(), batch).item()
     config = OptimConfig(lr=1e-2, max_steps=30, eval_every=30, warmup_steps=0)
-    fit(model=model, loader=DataLoader(examples, batch_size=4, collate_fn=partial(lm_batch, pad_id=tiny_tokenizer.pad_token_id)),
-        loss_of=lm_loss, evaluate=lambda m: {"loss": lm_loss(m, batch).item()}, monitor="loss", higher_is_better=False,
-        on_best=lambda m, step: None, config=config, accelerator=accelerator_for(config), live=RecordingLive(), prefix="sft")
+    fit(
+        model=model,
+        loader=DataLoader(examples, batch_size=4, collate_fn=partial(lm_batch, pad_id=tiny_tokenizer.pad_token_id)),
+        loss_of=lm_loss,
+        evaluate=lambda m: {"loss": lm_loss(m, batch).item()},
+        monitor="loss",
+        higher_is_better=False,
+        on_best=lambda m, step: None,
+        config=config,
+        accelerator=accelerator_for(config),
+        live=RecordingLive(),
+        prefix="sft",
+    )
     assert lm_loss(model.eval(), batch).item() < 0.5 * before

@@ -34,4 +34,6 @@ def test_the_stage_trains_on_the_train_split_and_saves_a_loadable_tokenizer(mode
 def test_the_stage_without_ranked_data_is_one_clear_line(small_project):
     result = run_ahf(small_project, "tokenizer")
     assert result.returncode == 2
-    assert result.stderr.strip() == "ahf tokenizer: error: data/processed/stories.parquet not found: run `ahf rank` first"
+    assert (
+        result.stderr.strip() == "ahf tokenizer: error: data/processed/stories.parquet not found: run `ahf rank` first"
+    )

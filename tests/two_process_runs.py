@@ -28,10 +28,23 @@ TINY = ModelConfig(n_layer=2, n_head=2, n_embd=32, max_tokens=48, max_prompt_tok
 SFT = SftConfig(batch_size=8, max_steps=4, eval_every=2, warmup_steps=1, lr=3e-3, patience=0)
 WORDS = "the dragon kept a lantern by the river where every storm began and ended".split()
 SFT_STORIES = [(f"[WP] Prompt number {i}", " ".join(WORDS[: 2 + (7 * i) % 13])) for i in range(27)]
-RL_PROMPTS = ["[WP] A dragon guards the last library.", "[WP] The moon sends a letter.",
-              "[WP] You wake up as a cat.", "[WP] Rain that falls upward."]
-RL = RLConfig(algo="rloo", prompts_per_step=4, samples_per_prompt=3, max_new_tokens=8, lr=3e-3, warmup_steps=0,
-              kl_coef=0.1, ref_batch_size=4, max_ref_nll_ratio=100.0)
+RL_PROMPTS = [
+    "[WP] A dragon guards the last library.",
+    "[WP] The moon sends a letter.",
+    "[WP] You wake up as a cat.",
+    "[WP] Rain that falls upward.",
+]
+RL = RLConfig(
+    algo="rloo",
+    prompts_per_step=4,
+    samples_per_prompt=3,
+    max_new_tokens=8,
+    lr=3e-3,
+    warmup_steps=0,
+    kl_coef=0.1,
+    ref_batch_size=4,
+    max_ref_nll_ratio=100.0,
+)
 
 
 def tiny_lm(tokenizer) -> GPT2LMHeadModel:
@@ -59,9 +72,20 @@ def sft_run(tokenizer) -> tuple[dict[str, torch.Tensor], list[float]]:
 
     model = tiny_lm(tokenizer)
     accelerator = accelerator_for(SFT)
-    fit(model=model, loader=loader, loss_of=lm_loss, evaluate=evaluate, monitor="sft/held_out_loss", higher_is_better=False,
-        on_best=lambda best, step: evaluations.append(step), config=SFT, accelerator=accelerator, live=SilentLive(),
-        prefix="sft", items_of=story_tokens)
+    fit(
+        model=model,
+        loader=loader,
+        loss_of=lm_loss,
+        evaluate=evaluate,
+        monitor="sft/held_out_loss",
+        higher_is_better=False,
+        on_best=lambda best, step: evaluations.append(step),
+        config=SFT,
+        accelerator=accelerator,
+        live=SilentLive(),
+        prefix="sft",
+        items_of=story_tokens,
+    )
     return {k: v.detach().cpu().clone() for k, v in accelerator.unwrap_model(model).state_dict().items()}, evaluations
 
 
@@ -79,7 +103,9 @@ def rl_trainer(tokenizer, parallel: DataParallel) -> PolicyTrainer:
     policy, reference = tiny_lm(tokenizer), tiny_lm(tokenizer)
     models = RLModels(policy, reference, LetterScorer(), tokenizer, TINY.max_prompt_tokens, TINY.max_tokens)
     stories = encoded(tokenizer, [(p, "Once there was a tale to tell of rain.") for p in RL_PROMPTS])
-    return PolicyTrainer(models, RL, alpha=1.0, reference_stories=stories, pairs=None, device=parallel.device, parallel=parallel)
+    return PolicyTrainer(
+        models, RL, alpha=1.0, reference_stories=stories, pairs=None, device=parallel.device, parallel=parallel
+    )
 
 
 def fixed_rollout(tokenizer) -> dict:
@@ -87,8 +113,13 @@ def fixed_rollout(tokenizer) -> dict:
     trainer = rl_trainer(tokenizer, DataParallel())
     generator = torch.Generator().manual_seed(7)
     rollout, stories = trainer.rollout(trainer.m.policy, RL_PROMPTS, RL.samples_per_prompt, trainer.sampling, generator)
-    return {"sequences": rollout.sequences, "attention_mask": rollout.attention_mask, "story_mask": rollout.story_mask,
-            "prompt_width": rollout.prompt_width, "stories": stories}
+    return {
+        "sequences": rollout.sequences,
+        "attention_mask": rollout.attention_mask,
+        "story_mask": rollout.story_mask,
+        "prompt_width": rollout.prompt_width,
+        "stories": stories,
+    }
 
 
 def rl_run(tokenizer, fixed: dict, parallel: DataParallel) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
@@ -98,7 +129,9 @@ def rl_run(tokenizer, fixed: dict, parallel: DataParallel) -> tuple[dict[str, to
 
     def replay(model, prompts, samples, sampling, generator):
         rows = [RL_PROMPTS.index(prompt) * k + j for prompt in prompts for j in range(k)]
-        part = Rollout(fixed["sequences"][rows], fixed["attention_mask"][rows], fixed["story_mask"][rows], fixed["prompt_width"])
+        part = Rollout(
+            fixed["sequences"][rows], fixed["attention_mask"][rows], fixed["story_mask"][rows], fixed["prompt_width"]
+        )
         return part, [fixed["stories"][row] for row in rows]
 
     trainer.rollout = replay
@@ -118,6 +151,14 @@ if __name__ == "__main__":
     parallel = DataParallel.start()
     rl_weights, rl_metrics = rl_run(tokenizer, torch.load(folder / "rollout.pt"), parallel)
     if parallel.is_main:
-        torch.save({"processes": parallel.count, "sft": sft_weights, "sft_evaluations": sft_evaluations,
-                    "rl": rl_weights, "rl_metrics": rl_metrics}, folder / "launched.pt")
+        torch.save(
+            {
+                "processes": parallel.count,
+                "sft": sft_weights,
+                "sft_evaluations": sft_evaluations,
+                "rl": rl_weights,
+                "rl_metrics": rl_metrics,
+            },
+            folder / "launched.pt",
+        )
     leave_process_group()

@@ -93,7 +93,9 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
 def write_metrics(path: Path, metrics: dict[str, float | int | bool | None]) -> None:
     """Flat JSON, keys sorted, so `dvc metrics diff` and git diffs stay readable.
     NaN and infinities are not JSON: they are written as null (no value)."""
-    finite = {key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in metrics.items()}
+    finite = {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in metrics.items()
+    }
     atomic_write_text(path, json.dumps(finite, indent=2, sort_keys=True) + "\n")
 
 

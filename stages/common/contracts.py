@@ -9,16 +9,44 @@ import pandas as pd
 from stages.common.errors import StageError
 
 SUBMISSION_COLUMNS = (
-    "id", "subreddit", "title", "tag", "selftext", "score", "num_comments",
-    "created_utc", "author_hash", "permalink", "scraped_utc",
+    "id",
+    "subreddit",
+    "title",
+    "tag",
+    "selftext",
+    "score",
+    "num_comments",
+    "created_utc",
+    "author_hash",
+    "permalink",
+    "scraped_utc",
 )
 COMMENT_COLUMNS = (
-    "id", "submission_id", "parent_id", "body", "score", "created_utc",
-    "author_hash", "stickied", "distinguished", "scraped_utc",
+    "id",
+    "submission_id",
+    "parent_id",
+    "body",
+    "score",
+    "created_utc",
+    "author_hash",
+    "stickied",
+    "distinguished",
+    "scraped_utc",
 )
 STORY_COLUMNS = (
-    "submission_id", "comment_id", "prompt", "story", "score", "rank", "n_stories",
-    "delay_s", "z_rank", "z_delay", "adjusted", "tier", "split",
+    "submission_id",
+    "comment_id",
+    "prompt",
+    "story",
+    "score",
+    "rank",
+    "n_stories",
+    "delay_s",
+    "z_rank",
+    "z_delay",
+    "adjusted",
+    "tier",
+    "split",
 )
 PAIR_COLUMNS = ("submission_id", "prompt", "chosen", "rejected", "margin", "split")
 

@@ -95,8 +95,12 @@ def sharded_loader(loader: DataLoader, index: int, count: int) -> DataLoader:
     """The same loader, drawing this process's share of each of its batches."""
     if count == 1:
         return loader
-    return DataLoader(loader.dataset, batch_sampler=BatchShards(loader.batch_sampler, index, count),
-                      collate_fn=loader.collate_fn, num_workers=loader.num_workers)
+    return DataLoader(
+        loader.dataset,
+        batch_sampler=BatchShards(loader.batch_sampler, index, count),
+        collate_fn=loader.collate_fn,
+        num_workers=loader.num_workers,
+    )
 
 
 @dataclass(frozen=True)

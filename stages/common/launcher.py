@@ -47,7 +47,9 @@ def accelerate_config(launch: LaunchConfig, environ: Mapping[str, str], params: 
     path = Path(value)
     if not path.is_file():
         shipped = ", ".join(sorted(p.name for p in CONFIGS_DIR.glob("*.yaml"))) or "none here"
-        raise StageError(f"{source}: {value} not found (the project's accelerate configs, in {CONFIGS_DIR}/: {shipped})")
+        raise StageError(
+            f"{source}: {value} not found (the project's accelerate configs, in {CONFIGS_DIR}/: {shipped})"
+        )
     return path, source
 
 
@@ -61,8 +63,14 @@ def read_accelerate_config(path: Path, source: str) -> dict:
     return settings
 
 
-def launch_plan(stage: str, params: Path, launch: LaunchConfig, environ: Mapping[str, str],
-                python: str = sys.executable, platform: str = sys.platform) -> LaunchPlan:
+def launch_plan(
+    stage: str,
+    params: Path,
+    launch: LaunchConfig,
+    environ: Mapping[str, str],
+    python: str = sys.executable,
+    platform: str = sys.platform,
+) -> LaunchPlan:
     env: dict[str, str] = {}
     if launch.malloc_threshold is not None and platform.startswith("linux"):
         env |= {name: str(launch.malloc_threshold) for name in MALLOC_VARIABLES if name not in environ}
@@ -73,7 +81,9 @@ def launch_plan(stage: str, params: Path, launch: LaunchConfig, environ: Mapping
             # torchrun's processes do not learn of use_cpu from the config; accelerate reads this.
             if read_accelerate_config(config, source).get("use_cpu") and "ACCELERATE_USE_CPU" not in environ:
                 env["ACCELERATE_USE_CPU"] = "true"
-            return LaunchPlan([python, "-m", "accelerate.commands.launch", "--config_file", str(config), *stage_command], env)
+            return LaunchPlan(
+                [python, "-m", "accelerate.commands.launch", "--config_file", str(config), *stage_command], env
+            )
     if env:
         return LaunchPlan([python, *stage_command], env)
     return LaunchPlan(None)

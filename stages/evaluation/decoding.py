@@ -30,8 +30,16 @@ class Judges:
 
 
 @torch.no_grad()
-def decode(model, judges: Judges, prompts: list[str], samples: int, sampling: SamplingConfig, seed: int,
-           batch_size: int, with_kl: bool) -> Decoded:
+def decode(
+    model,
+    judges: Judges,
+    prompts: list[str],
+    samples: int,
+    sampling: SamplingConfig,
+    seed: int,
+    batch_size: int,
+    with_kl: bool,
+) -> Decoded:
     """`samples` stories per prompt, in batches of `batch_size` rows, from one generator
     seeded with `seed`: two models given the same arguments draw from the same stream."""
     device = next(model.parameters()).device
@@ -41,8 +49,15 @@ def decode(model, judges: Judges, prompts: list[str], samples: int, sampling: Sa
     stories: list[str] = []
     kl: list[float] = []
     for start in range(0, len(rows), batch_size):
-        rollout = sample_rollout(model, rows[start : start + batch_size], sampling, eos_id=tokenizer.eos_token_id,
-                                 pad_id=tokenizer.pad_token_id, max_tokens=judges.max_tokens, generator=generator)
+        rollout = sample_rollout(
+            model,
+            rows[start : start + batch_size],
+            sampling,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
+            max_tokens=judges.max_tokens,
+            generator=generator,
+        )
         stories += decode_stories(tokenizer, rollout)
         if with_kl:
             # Logits divided by the sampling temperature: KL between the distributions sampled from.

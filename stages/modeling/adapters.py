@@ -32,11 +32,15 @@ def trainable(model: torch.nn.Module, config: ModelConfig, task: str) -> torch.n
 
     targets = list(config.lora.target_modules)
     adapters = LoraConfig(
-        r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-        target_modules=targets, task_type=PEFT_TASKS[task],
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=targets,
+        task_type=PEFT_TASKS[task],
         # GPT-2 stores its projections transposed (Conv1D); peft must know to adapt them.
-        fan_in_fan_out=any(isinstance(module, Conv1D) for name, module in model.named_modules()
-                           if name.split(".")[-1] in targets),
+        fan_in_fan_out=any(
+            isinstance(module, Conv1D) for name, module in model.named_modules() if name.split(".")[-1] in targets
+        ),
     )
     try:
         with warnings.catch_warnings():

@@ -7,7 +7,14 @@ with from_pretrained, so gpt2 ... gpt2-xl or any causal LM works the same way.
 
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    GPT2LMHeadModel,
+    PreTrainedTokenizerBase,
+)
 
 from stages.common.config import ModelConfig
 from stages.common.errors import StageError

@@ -91,7 +91,9 @@ class GPT2Decoder:
         mask = (key_mask[:, None, :] & causal[None]) | (key_positions == query_positions)[None]
         return mask.unsqueeze(1)
 
-    def attention(self, attn, hidden: torch.Tensor, index: int, start: int, end: int, mask: torch.Tensor) -> torch.Tensor:
+    def attention(
+        self, attn, hidden: torch.Tensor, index: int, start: int, end: int, mask: torch.Tensor
+    ) -> torch.Tensor:
         rows, new, width = hidden.shape
         query, key, value = attn.c_attn(hidden).split(width, dim=2)
         query, key, value = (t.view(rows, new, self.heads, self.head_dim).transpose(1, 2) for t in (query, key, value))
@@ -100,8 +102,9 @@ class GPT2Decoder:
         self.keys[index][:, :, start:end] = key
         self.values[index][:, :, start:end] = value
         scale = self.scale / (index + 1) if self.scale_by_layer else self.scale
-        out = F.scaled_dot_product_attention(query, self.keys[index][:, :, :end], self.values[index][:, :, :end],
-                                             attn_mask=mask, scale=scale)
+        out = F.scaled_dot_product_attention(
+            query, self.keys[index][:, :, :end], self.values[index][:, :, :end], attn_mask=mask, scale=scale
+        )
         return attn.c_proj(out.transpose(1, 2).reshape(rows, new, width))
 
 

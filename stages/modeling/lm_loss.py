@@ -53,7 +53,11 @@ def dataset_perplexity(model, loader) -> float:
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in loader:
-            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), use_cache=False).logits
+            logits = model(
+                input_ids=batch["input_ids"].to(device),
+                attention_mask=batch["attention_mask"].to(device),
+                use_cache=False,
+            ).logits
             nll, n = story_nll(logits, batch["labels"].to(device))
             total, count = total + float(nll), count + int(n)
     return perplexity(total, count)

@@ -56,7 +56,9 @@ def new_reward_model(config: RewardConfig, model_config: ModelConfig, tokenizer)
         backbone_config.num_labels = outputs
         model = GPT2ForSequenceClassification(backbone_config)
     else:
-        model = load_pretrained(AutoModelForSequenceClassification, model_config.base, "the base model", num_labels=outputs)
+        model = load_pretrained(
+            AutoModelForSequenceClassification, model_config.base, "the base model", num_labels=outputs
+        )
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
@@ -66,8 +68,13 @@ class RewardScorer:
 
     def __init__(self, model, tokenizer, head: RewardHead):
         self.model, self.tokenizer, self.head = model, with_pad_token(tokenizer), head
-        self.encode = partial(encode_story, self.tokenizer, max_prompt_tokens=head.max_prompt_tokens,
-                              max_tokens=head.max_tokens, add_eos=False)
+        self.encode = partial(
+            encode_story,
+            self.tokenizer,
+            max_prompt_tokens=head.max_prompt_tokens,
+            max_tokens=head.max_tokens,
+            add_eos=False,
+        )
 
     @classmethod
     def load(cls, path: Path, device: str | torch.device = "cpu") -> "RewardScorer":
@@ -91,9 +98,15 @@ class RewardScorer:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = lm_batch([encoded[row] for row in rows], self.tokenizer.pad_token_id)
-            outputs[rows] = self.model(
-                input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), use_cache=False
-            ).logits.float().cpu()
+            outputs[rows] = (
+                self.model(
+                    input_ids=batch["input_ids"].to(device),
+                    attention_mask=batch["attention_mask"].to(device),
+                    use_cache=False,
+                )
+                .logits.float()
+                .cpu()
+            )
         return outputs
 
     def score(self, prompts: list[str], stories: list[str], batch_size: int = 64) -> torch.Tensor:

@@ -88,8 +88,10 @@ def inverse_cdf_sample(probabilities: torch.Tensor, generator: torch.Generator |
     per row, where torch.multinomial on a CPU costs ~25x more (it draws per category).
     searchsorted's right side never lands on a zero-probability (filtered) token."""
     cumulative = probabilities.cumsum(dim=-1)
-    uniform = torch.rand((probabilities.size(0), 1), generator=generator, device=probabilities.device,
-                         dtype=cumulative.dtype) * cumulative[:, -1:]
+    uniform = (
+        torch.rand((probabilities.size(0), 1), generator=generator, device=probabilities.device, dtype=cumulative.dtype)
+        * cumulative[:, -1:]
+    )
     chosen = torch.searchsorted(cumulative, uniform, right=True).squeeze(-1)
     return chosen.clamp(max=probabilities.size(-1) - 1)
 
@@ -115,8 +117,14 @@ def decoder_for(model, rows: int, capacity: int, lean: bool = True):
     cache = preallocated_cache(model.config.get_text_config().num_hidden_layers, capacity)
 
     def next_logits(input_ids, key_mask, position_ids):
-        output = model(input_ids=input_ids, attention_mask=key_mask, position_ids=position_ids,
-                       past_key_values=cache, use_cache=True, logits_to_keep=1)
+        output = model(
+            input_ids=input_ids,
+            attention_mask=key_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return output.logits[:, -1, :]
 
     return next_logits
@@ -157,7 +165,9 @@ def sample_rollout(
     next_logits = decoder_for(model, rows, width + budget, lean_decoding)
     step_input, step_positions = input_ids, positions(prompt_mask)
     for index in range(budget):
-        token = next_tokens(next_logits(step_input, attention_mask[:, : width + index], step_positions), config, generator)
+        token = next_tokens(
+            next_logits(step_input, attention_mask[:, : width + index], step_positions), config, generator
+        )
         token = torch.where(finished, torch.full_like(token, pad_id), token)
         chosen[:, index] = token
         story_mask[:, index] = (~finished).long()
@@ -188,8 +198,9 @@ class TokenScores:
     hidden: torch.Tensor | None  # [rows, new, width] last hidden state before each token (for a critic)
 
 
-def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, temperature: float = 1.0,
-                       with_entropy: bool = False) -> TokenScores:
+def story_token_scores(
+    model, rollout: Rollout, with_hidden: bool = False, temperature: float = 1.0, with_entropy: bool = False
+) -> TokenScores:
     """Log-probabilities of the story tokens under `model` (with grad if enabled).
 
     Position t predicts token t+1, so the logits that chose story token j sit at column
@@ -199,9 +210,14 @@ def story_token_scores(model, rollout: Rollout, with_hidden: bool = False, tempe
     distribution the tokens were drawn from.
     """
     new = rollout.story_ids.size(1)
-    output = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
-                   position_ids=positions(rollout.attention_mask), output_hidden_states=with_hidden,
-                   logits_to_keep=new + 1, use_cache=False)
+    output = model(
+        input_ids=rollout.sequences,
+        attention_mask=rollout.attention_mask,
+        position_ids=positions(rollout.attention_mask),
+        output_hidden_states=with_hidden,
+        logits_to_keep=new + 1,
+        use_cache=False,
+    )
     logits = output.logits[:, :-1, :].float()
     if temperature != 1.0:  # a division is a pass over the step's largest tensor, each way
         logits = logits / temperature

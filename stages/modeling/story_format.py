@@ -49,7 +49,9 @@ def encode_story(
 ) -> EncodedStory:
     prompt_ids = tokenizer(prompt_prefix(prompt), add_special_tokens=False)["input_ids"]
     story_ids = tokenizer(story.strip(), add_special_tokens=False)["input_ids"]
-    return fit_lengths(prompt_ids, story_ids, max_prompt_tokens, max_tokens, tokenizer.eos_token_id if add_eos else None)
+    return fit_lengths(
+        prompt_ids, story_ids, max_prompt_tokens, max_tokens, tokenizer.eos_token_id if add_eos else None
+    )
 
 
 def pad_right(sequences: list[list[int]], pad_value: int) -> torch.Tensor:

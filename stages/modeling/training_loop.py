@@ -98,7 +98,9 @@ def on_device(batch: Batch, device: torch.device) -> Batch:
     return {name: tensor.to(device) for name, tensor in batch.items()}
 
 
-def weighted_loss(accelerator: Accelerator, loss: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def weighted_loss(
+    accelerator: Accelerator, loss: torch.Tensor, items: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the loss to back-propagate, the global batch's loss to report and check).
 
     A process's loss is a mean over its items; weighted by items * N / all items, the
@@ -174,15 +176,21 @@ def fit(
     """
     main = accelerator.is_main_process
     if shards_weights(accelerator) and is_lora(model):
-        raise StageError(f"{prefix}: model.lora trains too few weights to need ZeRO-3 or FSDP; "
-                         "run LoRA data-parallel (configs/accelerate/multi_gpu.yaml or zero2.yaml)")
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
+        raise StageError(
+            f"{prefix}: model.lora trains too few weights to need ZeRO-3 or FSDP; "
+            "run LoRA data-parallel (configs/accelerate/multi_gpu.yaml or zero2.yaml)"
+        )
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+    )
     schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
     loader = sharded_loader(loader, accelerator.process_index, accelerator.num_processes)
     if accelerator.state.deepspeed_plugin is not None:
         # DeepSpeed wants the per-process batch; it cannot read it from a loader it is not given.
         plugin = accelerator.state.deepspeed_plugin
-        plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = loader.batch_sampler.batch_size // accelerator.num_processes
+        plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = (
+            loader.batch_sampler.batch_size // accelerator.num_processes
+        )
     model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
     tracker = BestTracker(higher_is_better, config.patience)
     batches = endless(loader)

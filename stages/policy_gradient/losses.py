@@ -41,7 +41,11 @@ def kl_loss(sequence_kl: torch.Tensor) -> torch.Tensor:
 
 
 def dpo_loss(
-    policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor, beta: float
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float,
 ) -> torch.Tensor:
     """Rafailov et al. (2023): -log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r))), with
     each term a story's summed log-probability."""

@@ -28,7 +28,14 @@ import torch
 from stages.common.config import RLConfig
 from stages.common.distributed import DataParallel
 from stages.modeling.lm_loss import story_logprob_sums, story_nll
-from stages.modeling.sampling import Rollout, SamplingConfig, decode_stories, encode_prompts, sample_rollout, story_token_scores
+from stages.modeling.sampling import (
+    Rollout,
+    SamplingConfig,
+    decode_stories,
+    encode_prompts,
+    sample_rollout,
+    story_token_scores,
+)
 from stages.modeling.story_format import EncodedStory, lm_batch, packed_lm_batch
 from stages.modeling.text_metrics import distinct_n
 from stages.policy_gradient.advantages import ema_baseline
@@ -70,8 +77,11 @@ class Evaluation:
     distinct_2: float
 
     def summary(self, prefix: str) -> dict[str, float]:
-        summary = {f"{prefix}/reward": float(np.mean(self.rewards)), f"{prefix}/kl": self.kl,
-                   f"{prefix}/distinct_2": self.distinct_2}
+        summary = {
+            f"{prefix}/reward": float(np.mean(self.rewards)),
+            f"{prefix}/kl": self.kl,
+            f"{prefix}/distinct_2": self.distinct_2,
+        }
         if self.gold is not None:
             summary[f"{prefix}/gold"] = float(np.mean(self.gold))
             summary[f"{prefix}/gold_std"] = float(np.std(self.gold))
@@ -94,9 +104,17 @@ class PhaseTimer:
 
 
 class PolicyTrainer:
-    def __init__(self, models: RLModels, config: RLConfig, alpha: float, reference_stories: list[EncodedStory],
-                 pairs: list[tuple[EncodedStory, EncodedStory]] | None, device: torch.device, gold_of=None,
-                 parallel: DataParallel = DataParallel()):
+    def __init__(
+        self,
+        models: RLModels,
+        config: RLConfig,
+        alpha: float,
+        reference_stories: list[EncodedStory],
+        pairs: list[tuple[EncodedStory, EncodedStory]] | None,
+        device: torch.device,
+        gold_of=None,
+        parallel: DataParallel = DataParallel(),
+    ):
         self.m, self.config, self.alpha, self.device, self.parallel = models, config, alpha, device, parallel
         self.reference_stories, self.pairs, self.gold_of = reference_stories, pairs, gold_of
         self.pad_id, self.eos_id = models.tokenizer.pad_token_id, models.tokenizer.eos_token_id
@@ -113,9 +131,13 @@ class PolicyTrainer:
         self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
         total_updates = config.steps * (config.ppo_epochs * config.ppo_minibatches if config.algo == "ppo" else 1)
         self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda update: lr_factor(update, config.warmup_steps, total_updates, config.lr_decay))
-        self.kl_controller = (AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
-                              if config.kl_target else FixedKLController(config.kl_coef))
+            self.optimizer, lambda update: lr_factor(update, config.warmup_steps, total_updates, config.lr_decay)
+        )
+        self.kl_controller = (
+            AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+            if config.kl_target
+            else FixedKLController(config.kl_coef)
+        )
         self.sampling = SamplingConfig(config.max_new_tokens, config.temperature, config.top_k, config.top_p)
         self.greedy = SamplingConfig(config.max_new_tokens, greedy=True)
         # Each process samples its own prompts' stories from its own stream.
@@ -123,8 +145,11 @@ class PolicyTrainer:
         self.draws = np.random.default_rng(config.seed)
         self.baseline: float | None = None
         self.timer = PhaseTimer()
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                         if device.type == "cuda" and config.mixed_precision in ("auto", "bf16") else contextlib.nullcontext())
+        self.autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if device.type == "cuda" and config.mixed_precision in ("auto", "bf16")
+            else contextlib.nullcontext()
+        )
         self.last_good = self.snapshot()
 
     # ---- pieces of a step -------------------------------------------------------------
@@ -135,11 +160,22 @@ class PolicyTrainer:
     def restore_last_good(self) -> None:
         self.m.policy.load_state_dict(self.last_good)
 
-    def rollout(self, model, prompts: list[str], samples: int, sampling: SamplingConfig, generator) -> tuple[Rollout, list[str]]:
-        rows = [ids for ids in encode_prompts(self.m.tokenizer, prompts, self.m.max_prompt_tokens) for _ in range(samples)]
+    def rollout(
+        self, model, prompts: list[str], samples: int, sampling: SamplingConfig, generator
+    ) -> tuple[Rollout, list[str]]:
+        rows = [
+            ids for ids in encode_prompts(self.m.tokenizer, prompts, self.m.max_prompt_tokens) for _ in range(samples)
+        ]
         with self.autocast:
-            rollout = sample_rollout(model, rows, sampling, eos_id=self.eos_id, pad_id=self.pad_id,
-                                     max_tokens=self.m.max_tokens, generator=generator)
+            rollout = sample_rollout(
+                model,
+                rows,
+                sampling,
+                eos_id=self.eos_id,
+                pad_id=self.pad_id,
+                max_tokens=self.m.max_tokens,
+                generator=generator,
+            )
         return rollout, decode_stories(self.m.tokenizer, rollout)
 
     def rewards(self, prompts: list[str], stories: list[str]) -> torch.Tensor:
@@ -149,7 +185,11 @@ class PolicyTrainer:
         return self.m.scorer.normalise(raw).float().to(self.device)
 
     def reference_batch(self) -> dict[str, torch.Tensor]:
-        rows = self.draws.choice(len(self.reference_stories), size=min(self.config.ref_batch_size, len(self.reference_stories)), replace=False)
+        rows = self.draws.choice(
+            len(self.reference_stories),
+            size=min(self.config.ref_batch_size, len(self.reference_stories)),
+            replace=False,
+        )
         batch = packed_lm_batch([self.reference_stories[row] for row in rows], self.pad_id, self.m.max_tokens)
         return {name: tensor.to(self.device) for name, tensor in batch.items()}
 
@@ -205,8 +245,9 @@ class PolicyTrainer:
         generate_before = timer.seconds["generate"]
         with timer.phase("generate", device):
             rollout, stories = self.rollout(self.m.policy, prompts, k, self.sampling, self.generator)
-            greedy_stories = (self.rollout(self.m.policy, prompts, 1, self.greedy, None)[1]
-                              if config.algo == "scst" else None)
+            greedy_stories = (
+                self.rollout(self.m.policy, prompts, 1, self.greedy, None)[1] if config.algo == "scst" else None
+            )
         with timer.phase("score", device):
             rewards = self.rewards([p for p in prompts for _ in range(k)], stories)
             greedy_rewards = self.rewards(prompts, greedy_stories) if greedy_stories is not None else None
@@ -220,44 +261,78 @@ class PolicyTrainer:
 
         with timer.phase("update", device):
             if config.algo == "ppo":
-                metrics, diverged = self.ppo_update(rollout, rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward)
+                metrics, diverged = self.ppo_update(
+                    rollout, rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward
+                )
             else:
-                metrics, diverged = self.single_update(rollout, rewards, greedy_rewards, ref_logprobs, ref_batch,
-                                                       sft_nll, mask, alpha, kl_coef, kl_in_reward)
+                metrics, diverged = self.single_update(
+                    rollout,
+                    rewards,
+                    greedy_rewards,
+                    ref_logprobs,
+                    ref_batch,
+                    sft_nll,
+                    mask,
+                    alpha,
+                    kl_coef,
+                    kl_in_reward,
+                )
         if config.algo == "reinforce":
             self.baseline = ema_baseline(self.baseline, rewards, config.baseline_decay)
         self.kl_controller.update(self.parallel.mean_of(metrics["rl/kl"]), len(stories) * self.parallel.count)
         seconds = time.perf_counter() - started
         tokens = int(mask.sum())
         metrics |= {
-            "rl/reward_mean": float(rewards.mean()), "rl/reward_std": float(rewards.std()),
-            "rl/story_tokens": tokens / len(stories), "rl/tokens_per_s": tokens / seconds,
+            "rl/reward_mean": float(rewards.mean()),
+            "rl/reward_std": float(rewards.std()),
+            "rl/story_tokens": tokens / len(stories),
+            "rl/tokens_per_s": tokens / seconds,
             "rl/generate_share": (timer.seconds["generate"] - generate_before) / seconds,
             "rl/sft_ref_nll": sft_nll,
         }
         return StepOutcome(metrics, diverged)
 
-    def signals(self, rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values) -> RolloutSignals:
-        return RolloutSignals(rewards=rewards, mask=mask, kl_tokens=kl_tokens.detach(), kl_coef=kl_coef,
-                              kl_in_reward=kl_in_reward, samples_per_prompt=self.config.samples_per_prompt,
-                              baseline=self.baseline, greedy_rewards=greedy_rewards, values=values)
+    def signals(
+        self, rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values
+    ) -> RolloutSignals:
+        return RolloutSignals(
+            rewards=rewards,
+            mask=mask,
+            kl_tokens=kl_tokens.detach(),
+            kl_coef=kl_coef,
+            kl_in_reward=kl_in_reward,
+            samples_per_prompt=self.config.samples_per_prompt,
+            baseline=self.baseline,
+            greedy_rewards=greedy_rewards,
+            values=values,
+        )
 
     def loss_terms(self, logprobs, ref_logprobs, mask, kl_in_reward):
         kl_tokens = kl_per_token(logprobs, ref_logprobs, self.config.kl_estimator) * mask
         kl_term = kl_loss(kl_tokens.sum(dim=1)) if not kl_in_reward else torch.zeros((), device=self.device)
         return kl_tokens, kl_term
 
-    def single_update(self, rollout, rewards, greedy_rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward):
+    def single_update(
+        self, rollout, rewards, greedy_rewards, ref_logprobs, ref_batch, sft_nll, mask, alpha, kl_coef, kl_in_reward
+    ):
         config = self.config
         with self.autocast:
-            scores = story_token_scores(self.m.policy, rollout, with_hidden=self.critic is not None,
-                                        temperature=config.temperature, with_entropy=True)
+            scores = story_token_scores(
+                self.m.policy,
+                rollout,
+                with_hidden=self.critic is not None,
+                temperature=config.temperature,
+                with_entropy=True,
+            )
         values = self.critic(scores.hidden) * mask if self.critic is not None else None
         kl_tokens, kl_term = self.loss_terms(scores.logprobs, ref_logprobs, mask, kl_in_reward)
         algo = config.algo
         advantages, returns = advantages_for(
-            algo, self.signals(rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values),
-            scale_rewards=config.scale_rewards, gae_gamma=config.gae_gamma, gae_lambda=config.gae_lambda,
+            algo,
+            self.signals(rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values),
+            scale_rewards=config.scale_rewards,
+            gae_gamma=config.gae_gamma,
+            gae_lambda=config.gae_lambda,
         )
         pg = policy_gradient_loss(scores.logprobs, advantages, mask)
         policy_nll = self.reference_nll(self.m.policy, ref_batch)
@@ -270,8 +345,11 @@ class PolicyTrainer:
             grad_norm, diverged = self.apply(loss)
         story_tokens = mask.sum().clamp(min=1)
         metrics = {
-            "rl/policy_loss": pg.item(), "rl/loss": loss.item(), "rl/ref_nll": policy_nll.item(),
-            "rl/kl": kl_tokens.sum(dim=1).mean().item(), "rl/entropy": float(scores.entropy.sum() / story_tokens),
+            "rl/policy_loss": pg.item(),
+            "rl/loss": loss.item(),
+            "rl/ref_nll": policy_nll.item(),
+            "rl/kl": kl_tokens.sum(dim=1).mean().item(),
+            "rl/entropy": float(scores.entropy.sum() / story_tokens),
             "rl/advantage_std": advantages[mask.bool()].std().item() if mask.sum() > 1 else 0.0,
             "rl/grad_norm": grad_norm,
         }
@@ -284,32 +362,54 @@ class PolicyTrainer:
         prompts (so RLOO's groups stay together), advantages fixed from the rollout's policy."""
         config = self.config
         with torch.no_grad(), self.autocast:
-            old = story_token_scores(self.m.policy, rollout, with_hidden=self.critic is not None, temperature=config.temperature)
+            old = story_token_scores(
+                self.m.policy, rollout, with_hidden=self.critic is not None, temperature=config.temperature
+            )
             old_logprobs = old.logprobs
             values = self.critic(old.hidden) * mask if self.critic is not None else None
             kl_tokens, _ = self.loss_terms(old_logprobs, ref_logprobs, mask, kl_in_reward)
             advantages, returns = advantages_for(
                 "ppo_gae" if self.critic is not None else "ppo_rloo",
                 self.signals(rollout, rewards, None, kl_tokens, mask, kl_coef, kl_in_reward, values),
-                scale_rewards=config.scale_rewards, gae_gamma=config.gae_gamma, gae_lambda=config.gae_lambda,
+                scale_rewards=config.scale_rewards,
+                gae_gamma=config.gae_gamma,
+                gae_lambda=config.gae_lambda,
             )
         prompts = rollout.sequences.size(0) // config.samples_per_prompt
         sums: dict[str, list[float]] = defaultdict(list)
         for _ in range(config.ppo_epochs):
             order = torch.randperm(prompts, generator=torch.Generator().manual_seed(int(self.draws.integers(2**31))))
             for chunk in order.chunk(min(config.ppo_minibatches, prompts)):
-                rows = (chunk.unsqueeze(1) * config.samples_per_prompt + torch.arange(config.samples_per_prompt)).reshape(-1).to(self.device)
-                part = Rollout(rollout.sequences[rows], rollout.attention_mask[rows], rollout.story_mask[rows], rollout.prompt_width)
+                rows = (
+                    (chunk.unsqueeze(1) * config.samples_per_prompt + torch.arange(config.samples_per_prompt))
+                    .reshape(-1)
+                    .to(self.device)
+                )
+                part = Rollout(
+                    rollout.sequences[rows],
+                    rollout.attention_mask[rows],
+                    rollout.story_mask[rows],
+                    rollout.prompt_width,
+                )
                 part_mask = mask[rows]
                 with self.autocast:
-                    scores = story_token_scores(self.m.policy, part, with_hidden=self.critic is not None,
-                                                temperature=config.temperature, with_entropy=True)
-                pg, clip_share = ppo_clipped_loss(scores.logprobs, old_logprobs[rows], advantages[rows], part_mask, config.clip_eps)
+                    scores = story_token_scores(
+                        self.m.policy,
+                        part,
+                        with_hidden=self.critic is not None,
+                        temperature=config.temperature,
+                        with_entropy=True,
+                    )
+                pg, clip_share = ppo_clipped_loss(
+                    scores.logprobs, old_logprobs[rows], advantages[rows], part_mask, config.clip_eps
+                )
                 part_kl, kl_term = self.loss_terms(scores.logprobs, ref_logprobs[rows], part_mask, kl_in_reward)
                 policy_nll = self.reference_nll(self.m.policy, ref_batch)
                 loss = pg + alpha * policy_nll + kl_coef * kl_term
                 if self.critic is not None:
-                    loss = loss + config.value_coef * value_loss(self.critic(scores.hidden) * part_mask, returns[rows], part_mask)
+                    loss = loss + config.value_coef * value_loss(
+                        self.critic(scores.hidden) * part_mask, returns[rows], part_mask
+                    )
                 diverged = self.divergence(loss.detach(), policy_nll.item(), sft_nll)
                 if diverged is None:
                     grad_norm, diverged = self.apply(loss)
@@ -322,7 +422,10 @@ class PolicyTrainer:
                 sums["rl/clip_share"].append(clip_share.item())
                 sums["rl/entropy"].append(float(scores.entropy.sum() / part_mask.sum().clamp(min=1)))
         metrics = self.mean_metrics(sums)
-        metrics |= {"rl/kl": float(kl_tokens.sum(dim=1).mean()), "rl/advantage_std": float(advantages[mask.bool()].std())}
+        metrics |= {
+            "rl/kl": float(kl_tokens.sum(dim=1).mean()),
+            "rl/advantage_std": float(advantages[mask.bool()].std()),
+        }
         return metrics, None
 
     @staticmethod
@@ -333,14 +436,18 @@ class PolicyTrainer:
         """Offline: a batch of train preference pairs, no sampling (Rafailov et al. 2023)."""
         config, device = self.config, self.device
         started = time.perf_counter()
-        rows = self.parallel.take(self.draws.choice(len(self.pairs), size=min(config.dpo_batch_size, len(self.pairs)), replace=False))
+        rows = self.parallel.take(
+            self.draws.choice(len(self.pairs), size=min(config.dpo_batch_size, len(self.pairs)), replace=False)
+        )
         chosen = lm_batch([self.pairs[row][0] for row in rows], self.pad_id)
         rejected = lm_batch([self.pairs[row][1] for row in rows], self.pad_id)
         batches = [{name: tensor.to(device) for name, tensor in batch.items()} for batch in (chosen, rejected)]
 
         def logprob_sums(model, batch):
             with self.autocast:
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+                logits = model(
+                    input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+                ).logits
             return story_logprob_sums(logits, batch["labels"])
 
         with self.timer.phase("reference", device), torch.no_grad():
@@ -358,10 +465,14 @@ class PolicyTrainer:
                 grad_norm, diverged = self.apply(loss)
         margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
         metrics = {
-            "rl/policy_loss": preference.item(), "rl/loss": loss.item(), "rl/ref_nll": policy_nll.item(),
-            "rl/sft_ref_nll": sft_nll, "rl/grad_norm": grad_norm,
+            "rl/policy_loss": preference.item(),
+            "rl/loss": loss.item(),
+            "rl/ref_nll": policy_nll.item(),
+            "rl/sft_ref_nll": sft_nll,
+            "rl/grad_norm": grad_norm,
             "rl/dpo_accuracy": float((margin > 0).float().mean()),
-            "rl/tokens_per_s": float(chosen["attention_mask"].sum() + rejected["attention_mask"].sum()) / (time.perf_counter() - started),
+            "rl/tokens_per_s": float(chosen["attention_mask"].sum() + rejected["attention_mask"].sum())
+            / (time.perf_counter() - started),
         }
         return StepOutcome(metrics, diverged)
 

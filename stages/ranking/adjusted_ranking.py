@@ -69,7 +69,9 @@ def split_for_fraction(fraction: float, val_share: float, test_share: float) -> 
 
 
 def assign_splits(submission_ids: pd.Series, seed: int, val_share: float, test_share: float) -> pd.Series:
-    split_of = {sid: split_for_fraction(split_fraction(sid, seed), val_share, test_share) for sid in submission_ids.unique()}
+    split_of = {
+        sid: split_for_fraction(split_fraction(sid, seed), val_share, test_share) for sid in submission_ids.unique()
+    }
     return submission_ids.map(split_of)
 
 
@@ -91,7 +93,9 @@ def preferred(rule: str, values: dict[str, np.ndarray], min_margin: float, score
     return later & (score[:, :, None] >= score_ratio * np.maximum(score[:, None, :], 1e-9))
 
 
-def pair_positions(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+def pair_positions(
+    stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of (chosen, rejected), within a submission only: stories of different
     prompts are not comparable. Ordered by submission (first appearance), then chosen,
     then rejected, in frame order."""
@@ -103,7 +107,9 @@ def pair_positions(stories: pd.DataFrame, rule: str, min_margin: float, score_ra
         step = max(1, PAIR_BLOCK_CELLS // size**2)
         for start in range(0, len(groups), step):
             block = rows[start : start + step]
-            group, chosen, rejected = np.nonzero(preferred(rule, {name: array[block] for name, array in arrays.items()}, min_margin, score_ratio))
+            group, chosen, rejected = np.nonzero(
+                preferred(rule, {name: array[block] for name, array in arrays.items()}, min_margin, score_ratio)
+            )
             found.append((groups[start + group], chosen, rejected, block[group, chosen], block[group, rejected]))
     if not found:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
@@ -118,16 +124,18 @@ def pairs_frame(stories: pd.DataFrame, chosen: np.ndarray, rejected: np.ndarray)
     def taken(column: str, positions: np.ndarray) -> pd.Series:
         return stories[column].take(positions).reset_index(drop=True)
 
-    return pd.DataFrame({
-        "submission_id": taken("submission_id", chosen),
-        "prompt": taken("prompt", chosen),
-        "chosen": taken("story", chosen),
-        "rejected": taken("story", rejected),
-        "margin": taken("adjusted", chosen) - taken("adjusted", rejected),
-        "split": taken("split", chosen),
-        "chosen_id": taken("comment_id", chosen),
-        "rejected_id": taken("comment_id", rejected),
-    })
+    return pd.DataFrame(
+        {
+            "submission_id": taken("submission_id", chosen),
+            "prompt": taken("prompt", chosen),
+            "chosen": taken("story", chosen),
+            "rejected": taken("story", rejected),
+            "margin": taken("adjusted", chosen) - taken("adjusted", rejected),
+            "split": taken("split", chosen),
+            "chosen_id": taken("comment_id", chosen),
+            "rejected_id": taken("comment_id", rejected),
+        }
+    )
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,8 +10,15 @@ import pandas as pd
 from stages.sources.raw_store import latest_positions, latest_snapshots
 
 DROP_REASONS = (
-    "duplicate", "orphan", "not_top_level", "stickied", "distinguished", "deleted", "removed",
-    "too_short", "few_stories",
+    "duplicate",
+    "orphan",
+    "not_top_level",
+    "stickied",
+    "distinguished",
+    "deleted",
+    "removed",
+    "too_short",
+    "few_stories",
 )
 
 
@@ -61,13 +68,17 @@ def select_stories(
     kept = comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
     kept = kept.sort_values(["submission_id", "id"], ignore_index=True)
     texts = pd.Series([prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"])], index=prompts.index)
-    stories = pd.DataFrame({
-        "submission_id": kept["submission_id"],
-        "comment_id": kept["id"],
-        "prompt": texts.loc[kept["submission_id"]].reset_index(drop=True),
-        "story": kept["body"].str.strip(),
-        "score": kept["score"],
-        "created_utc": kept["created_utc"],
-        "delay_s": (kept["created_utc"].to_numpy() - prompts["created_utc"].loc[kept["submission_id"]].to_numpy()).clip(min=0),
-    })
+    stories = pd.DataFrame(
+        {
+            "submission_id": kept["submission_id"],
+            "comment_id": kept["id"],
+            "prompt": texts.loc[kept["submission_id"]].reset_index(drop=True),
+            "story": kept["body"].str.strip(),
+            "score": kept["score"],
+            "created_utc": kept["created_utc"],
+            "delay_s": (
+                kept["created_utc"].to_numpy() - prompts["created_utc"].loc[kept["submission_id"]].to_numpy()
+            ).clip(min=0),
+        }
+    )
     return stories, dropped

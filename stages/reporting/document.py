@@ -99,24 +99,33 @@ figcaption { color: #59636e; font-size: 0.92em; }
 
 
 def render_html(title: str, blocks: list[Block]) -> str:
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style>\n</head>\n<body>", f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>',
+        f"<style>{STYLE}</style>\n</head>\n<body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     for block in blocks:
         if isinstance(block, Heading):
             parts.append(f"<h{block.level}>{inline_html(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
             parts.append(f"<p>{inline_html(block.text)}</p>")
         elif isinstance(block, Callout):
-            parts.append(f"<div class=\"callout {block.level}\"><strong>{html.escape(block.title)}.</strong> "
-                         f"{inline_html(block.text)}</div>")
+            parts.append(
+                f'<div class="callout {block.level}"><strong>{html.escape(block.title)}.</strong> '
+                f"{inline_html(block.text)}</div>"
+            )
         elif isinstance(block, Table):
-            css = " class=\"stories\"" if block.wide_text else ""
+            css = ' class="stories"' if block.wide_text else ""
             header = "".join(f"<th>{inline_html(cell)}</th>" for cell in block.header)
-            rows = "".join("<tr>" + "".join(f"<td>{inline_html(cell)}</td>" for cell in row) + "</tr>" for row in block.rows)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{inline_html(cell)}</td>" for cell in row) + "</tr>" for row in block.rows
+            )
             parts.append(f"<table{css}><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(block, Figure):
             data = base64.b64encode(block.png).decode("ascii")
-            parts.append(f"<figure><img alt=\"{html.escape(block.caption)}\" src=\"data:image/png;base64,{data}\">"
-                         f"<figcaption>{inline_html(block.caption)}</figcaption></figure>")
+            parts.append(
+                f'<figure><img alt="{html.escape(block.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{inline_html(block.caption)}</figcaption></figure>"
+            )
     parts.append("</body>\n</html>\n")
     return "\n".join(parts)

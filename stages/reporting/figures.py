@@ -43,8 +43,10 @@ def panels_png(panels: list[Panel]) -> bytes:
     """The panels side by side, PANELS_PER_ROW to a row."""
     columns = min(len(panels), PANELS_PER_ROW)
     rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(PANEL_SIZE_IN[0] * columns, PANEL_SIZE_IN[1] * rows), squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(PANEL_SIZE_IN[0] * columns, PANEL_SIZE_IN[1] * rows), squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, panel in zip(axes.flat, panels):
         for series in panel.series:

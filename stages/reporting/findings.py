@@ -45,11 +45,14 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
     warnings = []
     if metrics.get("rl/diverged") or metrics.get("evaluate/rl_diverged"):
         step = metrics.get("rl/diverged_step") or metrics.get("evaluate/rl_diverged_step")
-        warnings.append(Finding(
-            "warning", "RL blew up",
-            f"Training diverged at step {step} and stopped there; the policy evaluated here is the last one "
-            "that passed the checks. In a sweep this run counts as '-'. A larger alpha or a smaller rl.lr keeps it stable.",
-        ))
+        warnings.append(
+            Finding(
+                "warning",
+                "RL blew up",
+                f"Training diverged at step {step} and stopped there; the policy evaluated here is the last one "
+                "that passed the checks. In a sweep this run counts as '-'. A larger alpha or a smaller rl.lr keeps it stable.",
+            )
+        )
     reward_up = significant(metrics, "reward") > 0
     gold_down = significant(metrics, "gold") < 0
     distinct_change = relative_change(metrics, "distinct_2")
@@ -57,39 +60,56 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
     if reward_up and (gold_down or distinct_down):
         signs = []
         if gold_down:
-            signs.append(f"gold fell by {-metrics['evaluate/gold_gain']:.3f} (win rate under gold "
-                         f"{metrics['evaluate/win_rate_gold']:.2f})")
+            signs.append(
+                f"gold fell by {-metrics['evaluate/gold_gain']:.3f} (win rate under gold "
+                f"{metrics['evaluate/win_rate_gold']:.2f})"
+            )
         if distinct_down:
-            signs.append(f"distinct-2 fell {-distinct_change:.0%} ({metrics['evaluate/sft/distinct_2']:.3f} -> "
-                         f"{metrics['evaluate/policy/distinct_2']:.3f})")
+            signs.append(
+                f"distinct-2 fell {-distinct_change:.0%} ({metrics['evaluate/sft/distinct_2']:.3f} -> "
+                f"{metrics['evaluate/policy/distinct_2']:.3f})"
+            )
         # Narrower stories while gold still rises are the early sign, not yet a loss of
         # quality: said in a note, so that a warning always means the policy got worse.
         gold_up = significant(metrics, "gold") > 0
         if gold_up:
-            meaning = (f": the stories narrow onto what the reward model likes. Gold still rose "
-                       f"({metrics['evaluate/gold_gain']:+.3f}), so this is the early sign of reward hacking, "
-                       "not yet a loss of quality; a larger alpha or rl.kl_coef holds it back.")
+            meaning = (
+                f": the stories narrow onto what the reward model likes. Gold still rose "
+                f"({metrics['evaluate/gold_gain']:+.3f}), so this is the early sign of reward hacking, "
+                "not yet a loss of quality; a larger alpha or rl.kl_coef holds it back."
+            )
         else:
             meaning = ": the policy is exploiting the reward model, not writing better stories."
-        warnings.append(Finding(
-            "note" if gold_up else "warning", "Diversity narrowed" if gold_up else "Reward hacking",
-            f"The reward model's score rose by {metrics['evaluate/reward_gain']:.2f} SD (win rate "
-            f"{metrics['evaluate/win_rate_reward']:.2f}) while " + " and ".join(signs) + meaning,
-        ))
+        warnings.append(
+            Finding(
+                "note" if gold_up else "warning",
+                "Diversity narrowed" if gold_up else "Reward hacking",
+                f"The reward model's score rose by {metrics['evaluate/reward_gain']:.2f} SD (win rate "
+                f"{metrics['evaluate/win_rate_reward']:.2f}) while " + " and ".join(signs) + meaning,
+            )
+        )
     perplexity_change = relative_change(metrics, "perplexity")
     if perplexity_change is not None and perplexity_change > perplexity_rise:
-        warnings.append(Finding(
-            "warning", "The policy left the data",
-            f"Test perplexity rose {perplexity_change:.0%} over SFT's ({metrics['evaluate/sft/perplexity']:.2f} -> "
-            f"{metrics['evaluate/policy/perplexity']:.2f}), past the {perplexity_rise:.0%} allowed (report.perplexity_rise).",
-        ))
+        warnings.append(
+            Finding(
+                "warning",
+                "The policy left the data",
+                f"Test perplexity rose {perplexity_change:.0%} over SFT's ({metrics['evaluate/sft/perplexity']:.2f} -> "
+                f"{metrics['evaluate/policy/perplexity']:.2f}), past the {perplexity_rise:.0%} allowed (report.perplexity_rise).",
+            )
+        )
     if warnings:
         return warnings
     numbers = all_clear(metrics, distinct_change, perplexity_change)
     if not reward_up:
-        return [Finding("note", "RL did not beat SFT on the reward model",
-                        f"{numbers} No sign of reward hacking or a blow-up either; more steps, a smaller alpha or a "
-                        "larger rl.lr let the reward pull harder.")]
+        return [
+            Finding(
+                "note",
+                "RL did not beat SFT on the reward model",
+                f"{numbers} No sign of reward hacking or a blow-up either; more steps, a smaller alpha or a "
+                "larger rl.lr let the reward pull harder.",
+            )
+        ]
     return [Finding("ok", "No sign of reward hacking or a blow-up", numbers)]
 
 

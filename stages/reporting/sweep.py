@@ -48,8 +48,11 @@ class Column:
 
 
 # The original table's columns, measured on the test prompts by evaluate.
-DEFAULT_COLUMNS = (Column("evaluate/policy/reward", "avg-reward"), Column("evaluate/policy/perplexity", "perplexity"),
-                   Column("evaluate/policy/gold", "gold"))
+DEFAULT_COLUMNS = (
+    Column("evaluate/policy/reward", "avg-reward"),
+    Column("evaluate/policy/perplexity", "perplexity"),
+    Column("evaluate/policy/gold", "gold"),
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,11 @@ def runs_from_exp_show(entries: list[dict]) -> list[Run]:
     for entry in entries:
         if entry.get("rev") == "workspace":
             continue
-        candidates = [(rev, rev.get("name") or group.get("name") or rev.get("rev", "")[:7])
-                      for group in entry.get("experiments") or [] for rev in group.get("revs") or []]
+        candidates = [
+            (rev, rev.get("name") or group.get("name") or rev.get("rev", "")[:7])
+            for group in entry.get("experiments") or []
+            for rev in group.get("revs") or []
+        ]
         candidates.append((entry, entry.get("name") or entry.get("rev", "")[:7]))
         for rev, name in candidates:
             run = run_of(rev, name)
@@ -127,8 +133,10 @@ def sweep_rows(runs: list[Run], params: list[str], seed_param: str) -> list[Swee
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         groups.setdefault(tuple(run.params.get(param) for param in params), []).append(run)
-    return [SweepRow(values, sorted(group, key=lambda run: sortable(run.params.get(seed_param))))
-            for values, group in sorted(groups.items(), key=lambda item: [sortable(v) for v in item[0]])]
+    return [
+        SweepRow(values, sorted(group, key=lambda run: sortable(run.params.get(seed_param))))
+        for values, group in sorted(groups.items(), key=lambda item: [sortable(v) for v in item[0]])
+    ]
 
 
 def cell_value(run: Run, column: Column) -> float | None:
@@ -154,8 +162,11 @@ def formatted(value: float | None, digits: int) -> str:
 
 def baseline_values(runs: list[Run], column: Column) -> list[float]:
     """SFT's figure as the runs measured it: one value unless the sweep changed SFT itself."""
-    values = {round(float(run.metrics[column.baseline_key]), 12) for run in runs
-              if column.baseline_key and isinstance(run.metrics.get(column.baseline_key), (int, float))}
+    values = {
+        round(float(run.metrics[column.baseline_key]), 12)
+        for run in runs
+        if column.baseline_key and isinstance(run.metrics.get(column.baseline_key), (int, float))
+    }
     return sorted(values)
 
 
@@ -176,16 +187,23 @@ def render_sweep(rows: list[SweepRow], params: list[str], columns: list[Column],
         cells = [str(value) for value in row.values] + [f"{row.blow_ups}/{len(row.runs)}"]
         for column in columns:
             values = [cell_value(run, column) for run in row.runs]
-            cells += [", ".join(formatted(value, column.digits) for value in values), mean_and_spread(values, column.digits)]
+            cells += [
+                ", ".join(formatted(value, column.digits) for value in values),
+                mean_and_spread(values, column.digits),
+            ]
         lines.append("| " + " | ".join(cells) + " |")
-    legend = (f"One value per run, in order of `{seed_param}`; `-` is a run that blew up (`rl/diverged`); "
-              "mean ± sd over the runs that did not. Columns: " + ", ".join(f"{c.title} = `{c.key}`" for c in columns) + ".")
+    legend = (
+        f"One value per run, in order of `{seed_param}`; `-` is a run that blew up (`rl/diverged`); "
+        "mean ± sd over the runs that did not. Columns: " + ", ".join(f"{c.title} = `{c.key}`" for c in columns) + "."
+    )
     return "\n".join(lines) + "\n\n" + legend + "\n"
 
 
 def sweep_panels(rows: list[SweepRow], params: list[str], columns: list[Column]) -> list[Panel]:
     """One panel per column: every run's value and the mean of each row; blow-ups counted at the foot."""
-    numeric = len(params) == 1 and all(isinstance(row.values[0], (int, float)) and not isinstance(row.values[0], bool) for row in rows)
+    numeric = len(params) == 1 and all(
+        isinstance(row.values[0], (int, float)) and not isinstance(row.values[0], bool) for row in rows
+    )
     xs = [float(row.values[0]) for row in rows] if numeric else list(range(len(rows)))
     log_x = numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
     ticks = [(x, " / ".join(str(value) for value in row.values)) for x, row in zip(xs, rows)]
@@ -204,8 +222,12 @@ def sweep_panels(rows: list[SweepRow], params: list[str], columns: list[Column])
         baseline = baseline_values(runs, column)
         if len(baseline) == 1:
             series.append(Series("SFT baseline", [min(xs), max(xs)], baseline * 2, "--"))
-        notes = [(x, f"{row.blow_ups} blew up") for x, row in zip(xs, rows) if row.blow_ups and column.lost_in_blow_up()]
-        panels.append(Panel(column.title, " / ".join(params), column.key, series, log_x=log_x, x_ticks=ticks, notes=notes))
+        notes = [
+            (x, f"{row.blow_ups} blew up") for x, row in zip(xs, rows) if row.blow_ups and column.lost_in_blow_up()
+        ]
+        panels.append(
+            Panel(column.title, " / ".join(params), column.key, series, log_x=log_x, x_ticks=ticks, notes=notes)
+        )
     return panels
 
 

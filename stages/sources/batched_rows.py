@@ -19,7 +19,13 @@ import numpy as np
 
 from stages.common.config import SimulateConfig
 from stages.sources.simulated_rows import (
-    AUTOMOD_BODY, REPLIES, REPLY, SECONDS_PER_PROMPT, STICKY, STORY, SimulatedRows,
+    AUTOMOD_BODY,
+    REPLIES,
+    REPLY,
+    SECONDS_PER_PROMPT,
+    STICKY,
+    STORY,
+    SimulatedRows,
 )
 from stages.sources.story_kernel import AT, stories_bytes
 from stages.sources.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, prompt_title, style_shares
@@ -55,7 +61,11 @@ def batched_rows(config: SimulateConfig, rng: np.random.Generator, skills: np.nd
     # Skilled writers land near a sensible length; weak ones write stubs or rambles.
     n_sentences = np.clip(np.rint(7 * np.exp(rng.normal(0.0, 1.2 * (1.0 - skill)))), 1, 30).astype(np.int64)
     replied = rng.random(m) < config.reply_share
-    reply_body, reply_after_s, reader = rng.integers(len(REPLIES), size=m), rng.integers(60, 7200, size=m), rng.integers(10**6, size=m)
+    reply_body, reply_after_s, reader = (
+        rng.integers(len(REPLIES), size=m),
+        rng.integers(60, 7200, size=m),
+        rng.integers(10**6, size=m),
+    )
     bodies = story_texts(rng, story_theme, skill, n_sentences)
 
     # Rows: each prompt's sticky, then each of its stories, followed by its reply if any.
@@ -71,7 +81,11 @@ def batched_rows(config: SimulateConfig, rng: np.random.Generator, skills: np.nd
     body, author = np.empty(n_rows, dtype=object), np.empty(n_rows, dtype=object)
     comment_created = np.empty(n_rows, dtype=np.int64)
     kind[sticky_row], kind[story_row], kind[reply_row] = STICKY, STORY, REPLY
-    prompt_of[sticky_row], prompt_of[story_row], prompt_of[reply_row] = index, index[story_prompt], index[story_prompt][replied]
+    prompt_of[sticky_row], prompt_of[story_row], prompt_of[reply_row] = (
+        index,
+        index[story_prompt],
+        index[story_prompt][replied],
+    )
     body[sticky_row], body[story_row] = AUTOMOD_BODY, bodies
     body[reply_row] = np.array(REPLIES, dtype=object)[reply_body[replied]]
     author[sticky_row] = "AutoModerator"
@@ -80,10 +94,17 @@ def batched_rows(config: SimulateConfig, rng: np.random.Generator, skills: np.nd
     comment_created[sticky_row], comment_created[story_row] = created + 1, story_created
     comment_created[reply_row] = (story_created + reply_after_s)[replied]
     return SimulatedRows(
-        titles=titles, created=created.tolist(), popularity=popularity.tolist(),
-        submission_scores=submission_scores.tolist(), prompters=[f"prompter_{number}" for number in prompters.tolist()],
-        kind=kind.tolist(), prompt_of=prompt_of.tolist(), body=body.tolist(), comment_created=comment_created.tolist(),
-        author=author.tolist(), delay_s=delay_s.tolist(),
+        titles=titles,
+        created=created.tolist(),
+        popularity=popularity.tolist(),
+        submission_scores=submission_scores.tolist(),
+        prompters=[f"prompter_{number}" for number in prompters.tolist()],
+        kind=kind.tolist(),
+        prompt_of=prompt_of.tolist(),
+        body=body.tolist(),
+        comment_created=comment_created.tolist(),
+        author=author.tolist(),
+        delay_s=delay_s.tolist(),
     )
 
 
@@ -125,13 +146,28 @@ def story_texts(rng: np.random.Generator, theme: np.ndarray, skill: np.ndarray, 
     story, margin = 0, STORY_RAWS
     while story < m:
         if len(raws) - int(state[AT]) < margin:
-            raws = np.concatenate([raws[int(state[AT]):], rng.bit_generator.random_raw(max(RAWS_PER_CHUNK, margin))])
+            raws = np.concatenate([raws[int(state[AT]) :], rng.bit_generator.random_raw(max(RAWS_PER_CHUNK, margin))])
             state[AT] = 0
         first = story
         try:
             story = stories_bytes(
-                raws, state, resume, first, theme, shares.theme_share, shares.vivid_share, chances, chance_counts,
-                count_failures, shares.short_sentence_chance, shares.repeat_chance, n_sentences, margin, out, ends)
+                raws,
+                state,
+                resume,
+                first,
+                theme,
+                shares.theme_share,
+                shares.vivid_share,
+                chances,
+                chance_counts,
+                count_failures,
+                shares.short_sentence_chance,
+                shares.repeat_chance,
+                n_sentences,
+                margin,
+                out,
+                ends,
+            )
         except IndexError:  # a story ran past `margin` raws: write it again with more
             story, state[:] = int(resume[0]), resume[1:]
             margin *= 2

@@ -71,10 +71,18 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 def dump_objects(path: Path, problems: Counter) -> Iterator[dict]:
     """Each JSON object in the dump at `path`; damage is counted in `problems`, never raised."""
     lines_read = 0
-    with open(path, "rb") as raw, tqdm.wrapattr(
-        raw, "read", total=path.stat().st_size, desc=f"read {path.name}", unit="B", unit_scale=True,
-        mininterval=redraw_interval_s(),
-    ) as compressed:
+    with (
+        open(path, "rb") as raw,
+        tqdm.wrapattr(
+            raw,
+            "read",
+            total=path.stat().st_size,
+            desc=f"read {path.name}",
+            unit="B",
+            unit_scale=True,
+            mininterval=redraw_interval_s(),
+        ) as compressed,
+    ):
         try:
             for line in split_lines(decompressed_chunks(compressed)):
                 lines_read += 1
@@ -88,7 +96,9 @@ def dump_objects(path: Path, problems: Counter) -> Iterator[dict]:
                     problems["corrupt_lines"] += 1
         except zstandard.ZstdError as error:
             if lines_read == 0:
-                raise StageError(f"{path} cannot be decompressed (not a zstandard dump, or damaged at its start): {error}") from error
+                raise StageError(
+                    f"{path} cannot be decompressed (not a zstandard dump, or damaged at its start): {error}"
+                ) from error
             problems["truncated_files"] += 1
         except TruncatedDump:
             problems["truncated_files"] += 1
@@ -127,7 +137,11 @@ def dump_files(submission_paths: list[str], comment_paths: list[str]) -> dict[st
 
 
 def dump_chunks(
-    files: dict[str, list[Path]], subreddit: str, salt: str, counts: DumpCounts, rows_per_chunk: int = ROWS_PER_CHUNK,
+    files: dict[str, list[Path]],
+    subreddit: str,
+    salt: str,
+    counts: DumpCounts,
+    rows_per_chunk: int = ROWS_PER_CHUNK,
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """(kind, frame of at most rows_per_chunk rows of the subreddit), file by file and line
     by line: only one chunk of records is ever held, however large the dumps."""

@@ -94,39 +94,71 @@ def listing_json(children: list[dict], after: str | None = None) -> dict:
 
 
 def submission_json(row: dict) -> dict:
-    return {"kind": "t3", "data": {
-        "id": row["id"], "name": f"t3_{row['id']}", "subreddit": row["subreddit"],
-        "subreddit_name_prefixed": f"r/{row['subreddit']}", "title": row["title"],
-        "selftext": row["selftext"], "is_self": True, "score": int(row["score"]),
-        "ups": int(row["score"]), "num_comments": int(row["num_comments"]),
-        "created_utc": float(row["created_utc"]), "author": author_name(row["author_hash"]),
-        "permalink": row["permalink"], "url": f"https://www.reddit.com{row['permalink']}",
-        "stickied": bool(row.get("stickied", False)), "distinguished": None, "over_18": False,
-    }}
+    return {
+        "kind": "t3",
+        "data": {
+            "id": row["id"],
+            "name": f"t3_{row['id']}",
+            "subreddit": row["subreddit"],
+            "subreddit_name_prefixed": f"r/{row['subreddit']}",
+            "title": row["title"],
+            "selftext": row["selftext"],
+            "is_self": True,
+            "score": int(row["score"]),
+            "ups": int(row["score"]),
+            "num_comments": int(row["num_comments"]),
+            "created_utc": float(row["created_utc"]),
+            "author": author_name(row["author_hash"]),
+            "permalink": row["permalink"],
+            "url": f"https://www.reddit.com{row['permalink']}",
+            "stickied": bool(row.get("stickied", False)),
+            "distinguished": None,
+            "over_18": False,
+        },
+    }
 
 
 def comment_json(row: dict, replies: list[dict] | None = None, depth: int = 0) -> dict:
-    return {"kind": "t1", "data": {
-        "id": row["id"], "name": f"t1_{row['id']}", "link_id": f"t3_{row['submission_id']}",
-        "parent_id": row["parent_id"], "body": row["body"], "score": int(row["score"]),
-        "ups": int(row["score"]), "created_utc": float(row["created_utc"]),
-        "author": author_name(row["author_hash"]), "stickied": bool(row["stickied"]),
-        "distinguished": present(row["distinguished"]), "depth": depth,
-        "replies": listing_json(replies) if replies else "",
-    }}
+    return {
+        "kind": "t1",
+        "data": {
+            "id": row["id"],
+            "name": f"t1_{row['id']}",
+            "link_id": f"t3_{row['submission_id']}",
+            "parent_id": row["parent_id"],
+            "body": row["body"],
+            "score": int(row["score"]),
+            "ups": int(row["score"]),
+            "created_utc": float(row["created_utc"]),
+            "author": author_name(row["author_hash"]),
+            "stickied": bool(row["stickied"]),
+            "distinguished": present(row["distinguished"]),
+            "depth": depth,
+            "replies": listing_json(replies) if replies else "",
+        },
+    }
 
 
 def more_json(parent_id: str, child_ids: list[str], depth: int = 0) -> dict:
-    return {"kind": "more", "data": {
-        "count": len(child_ids), "name": f"t1_{child_ids[0]}", "id": child_ids[0],
-        "parent_id": parent_id, "depth": depth, "children": child_ids,
-    }}
+    return {
+        "kind": "more",
+        "data": {
+            "count": len(child_ids),
+            "name": f"t1_{child_ids[0]}",
+            "id": child_ids[0],
+            "parent_id": parent_id,
+            "depth": depth,
+            "children": child_ids,
+        },
+    }
 
 
 class SubredditContent:
     """What the server shows: the newest snapshot of each id, trees built once."""
 
-    def __init__(self, subreddit: str, submissions: pd.DataFrame, comments: pd.DataFrame, stories_shown: int, more_batch: int):
+    def __init__(
+        self, subreddit: str, submissions: pd.DataFrame, comments: pd.DataFrame, stories_shown: int, more_batch: int
+    ):
         self.subreddit = subreddit
         self.submissions, self.comments = latest_snapshots(submissions), latest_snapshots(comments)
         self.stories_shown, self.more_batch = stories_shown, more_batch
@@ -158,7 +190,7 @@ class SubredditContent:
         if after:
             after_id = after.removeprefix("t3_")
             start = ids.index(after_id) + 1 if after_id in ids else len(ids)
-        page = ids[start:start + min(limit, PAGE_SIZE)]
+        page = ids[start : start + min(limit, PAGE_SIZE)]
         more_left = start + len(page) < len(ids)
         children = [submission_json(self.submission_rows[i]) for i in page]
         return listing_json(children, after=f"t3_{page[-1]}" if page and more_left else None)
@@ -176,8 +208,8 @@ class SubredditContent:
 
     def comment_page(self, submission_id: str) -> list[dict]:
         stories = self.children.get(f"t3_{submission_id}", [])
-        tree = [self.subtree(story, 0) for story in stories[:self.stories_shown]]
-        hidden = [i for story in stories[self.stories_shown:] for i in self.descendants(story)]
+        tree = [self.subtree(story, 0) for story in stories[: self.stories_shown]]
+        hidden = [i for story in stories[self.stories_shown :] for i in self.descendants(story)]
         if hidden:
             tree.append(more_json(f"t3_{submission_id}", hidden))
         submission = listing_json([submission_json(self.submission_rows[submission_id])])
@@ -185,8 +217,8 @@ class SubredditContent:
 
     def more_children(self, link_id: str, child_ids: list[str]) -> dict:
         known = [i for i in child_ids if i in self.comment_rows]
-        things = [comment_json(self.comment_rows[i]) for i in known[:self.more_batch]]
-        if rest := known[self.more_batch:]:
+        things = [comment_json(self.comment_rows[i]) for i in known[: self.more_batch]]
+        if rest := known[self.more_batch :]:
             things.append(more_json(link_id, rest))
         return {"json": {"errors": [], "data": {"things": things}}}
 
@@ -263,7 +295,9 @@ class FakeReddit:
     def tally(self) -> str:
         """What the server answered, for its last words."""
         faults = ", ".join(f"{count} x {status}" for status, count in sorted(self.injected.items()))
-        return f"{len(self.requests)} requests, {self.injected.total()} faults injected{f' ({faults})' if faults else ''}"
+        return (
+            f"{len(self.requests)} requests, {self.injected.total()} faults injected{f' ({faults})' if faults else ''}"
+        )
 
     def rate_limit_headers(self) -> dict[str, str]:
         with self.lock:
@@ -335,7 +369,11 @@ class RedditRequestHandler(BaseHTTPRequestHandler):
             return self.token()
         if self.headers.get("Authorization") != f"bearer {TOKEN}":
             return 401, {"message": "Unauthorized", "error": 401}
-        if method == "GET" and (match := self.LISTING.fullmatch(path)) and match["subreddit"].lower() == content.subreddit.lower():
+        if (
+            method == "GET"
+            and (match := self.LISTING.fullmatch(path))
+            and match["subreddit"].lower() == content.subreddit.lower()
+        ):
             limit = int(query.get("limit", 25))
             return 200, content.listing_page(match["sort"], query.get("t", "all"), limit, query.get("after"))
         if method == "GET" and (match := self.COMMENTS.fullmatch(path)) and match["id"] in content.submission_rows:
@@ -369,7 +407,7 @@ class RedditRequestHandler(BaseHTTPRequestHandler):
             for name, value in (self.reddit.rate_limit_headers() | (headers or {})).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload[:len(payload) // 2] if cut else payload)
+            self.wfile.write(payload[: len(payload) // 2] if cut else payload)
             self.close_connection = self.close_connection or cut
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (a timeout fault)

@@ -22,7 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stages.sources.gold import (
-    TOPIC_SATURATION, VARIETY_SATURATION, VIVID_SATURATION, WEIGHTS, gold, length_part, prompt_theme,
+    TOPIC_SATURATION,
+    VARIETY_SATURATION,
+    VIVID_SATURATION,
+    WEIGHTS,
+    gold,
+    length_part,
+    prompt_theme,
 )
 from stages.sources.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
 
@@ -50,7 +56,9 @@ def words(texts: pa.Array) -> Words:
     texts = pc.fill_null(texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts, "")
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
     data = texts.buffers()[2]
-    text_bytes = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.zeros(0, np.uint8)
+    text_bytes = (
+        np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.zeros(0, np.uint8)
+    )
     offsets = offsets - offsets[0]
 
     # ASCII letters are the bytes that OR 32 maps into a-z (it lower-cases them, and keeps "'").
@@ -66,7 +74,9 @@ def words(texts: pa.Array) -> Words:
     sentence_starts = merged(run_bounds(is_end)[0], offsets[:-1])
 
     word_offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
-    flat = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(lowered[in_word].tobytes()))
+    flat = pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(word_offsets), pa.py_buffer(lowered[in_word].tobytes())
+    )
     encoded = pc.dictionary_encode(flat)
     return Words(
         text=index_of_span(offsets, starts),
@@ -121,7 +131,9 @@ def is_ascii(texts: pa.Array) -> np.ndarray:
 
 def theme_membership(vocabulary: list[str]) -> np.ndarray:
     """(words, themes): whether each word is one of each theme's words."""
-    return np.array([[word in theme.words for theme in THEMES] for word in vocabulary], dtype=bool).reshape(-1, len(THEMES))
+    return np.array([[word in theme.words for theme in THEMES] for word in vocabulary], dtype=bool).reshape(
+        -1, len(THEMES)
+    )
 
 
 def story_themes(prompts: pa.Array) -> np.ndarray:
@@ -156,7 +168,9 @@ def ascii_gold(found: Words, themes: np.ndarray) -> np.ndarray:
         in_pool = np.array([word in pool for word in found.vocabulary], dtype=bool)
         return np.bincount(found.text, weights=in_pool[found.code], minlength=n) / safe_words
 
-    vivid = np.minimum(1.0, share(VIVID_WORDS) / VIVID_SATURATION) - np.minimum(1.0, share(BLAND_WORDS) / VIVID_SATURATION)
+    vivid = np.minimum(1.0, share(VIVID_WORDS) / VIVID_SATURATION) - np.minimum(
+        1.0, share(BLAND_WORDS) / VIVID_SATURATION
+    )
     distinct_lengths, length_of = np.unique(n_words, return_inverse=True)
     parts = {
         "topic": topic,

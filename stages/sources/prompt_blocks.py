@@ -71,7 +71,9 @@ def hashes(names: list[str]) -> list[str | None]:
     return [hash_of[name] for name in names]
 
 
-def drawn_block(config: SimulateConfig, skills: np.ndarray, block: int, prompts: range, root_state: dict | None) -> tuple[DrawnBlock, dict | None]:
+def drawn_block(
+    config: SimulateConfig, skills: np.ndarray, block: int, prompts: range, root_state: dict | None
+) -> tuple[DrawnBlock, dict | None]:
     """Block `block`'s rows, and for block 0 (drawn from the root stream, at root_state)
     the root stream's state after them."""
     if block == 0:  # the root stream, drawn in its order
@@ -112,17 +114,25 @@ def worker_pool(processes: int) -> AbstractContextManager:
 
 
 def drawn_blocks(
-    config: SimulateConfig, rng: np.random.Generator, skills: np.ndarray,
-    prompts_per_block: int = PROMPTS_PER_BLOCK, workers: int | None = None,
+    config: SimulateConfig,
+    rng: np.random.Generator,
+    skills: np.ndarray,
+    prompts_per_block: int = PROMPTS_PER_BLOCK,
+    workers: int | None = None,
 ) -> DrawnBlock:
     """Every prompt's rows, block by block, in min(workers, blocks) processes (workers:
     the CPUs this process may use); rng, the root stream, ends where block 0 left it."""
     blocks = block_prompts(config.n_prompts, prompts_per_block)
-    tasks = [(config, skills, block, prompts, rng.bit_generator.state if block == 0 else None) for block, prompts in enumerate(blocks)]
+    tasks = [
+        (config, skills, block, prompts, rng.bit_generator.state if block == 0 else None)
+        for block, prompts in enumerate(blocks)
+    ]
     results = []
-    with progress_bar(total=config.n_prompts, desc="simulate prompts", unit="prompt") as bar, \
-            worker_pool(min(workers or available_cpus(), len(blocks))) as pool:
-        for result in (pool.imap(drawn_block_task, tasks) if pool else map(drawn_block_task, tasks)):
+    with (
+        progress_bar(total=config.n_prompts, desc="simulate prompts", unit="prompt") as bar,
+        worker_pool(min(workers or available_cpus(), len(blocks))) as pool,
+    ):
+        for result in pool.imap(drawn_block_task, tasks) if pool else map(drawn_block_task, tasks):
             results.append(result)
             bar.update(len(result[0].titles))
     rng.bit_generator.state = results[0][1]
@@ -133,5 +143,7 @@ def joined(blocks: list[DrawnBlock]) -> DrawnBlock:
     columns = {}
     for column in fields(DrawnBlock):
         parts = [getattr(block, column.name) for block in blocks]
-        columns[column.name] = np.concatenate(parts) if isinstance(parts[0], np.ndarray) else [item for part in parts for item in part]
+        columns[column.name] = (
+            np.concatenate(parts) if isinstance(parts[0], np.ndarray) else [item for part in parts for item in part]
+        )
     return DrawnBlock(**columns)

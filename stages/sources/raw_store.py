@@ -83,7 +83,9 @@ def read_raw_state(raw_dir: Path) -> dict:
         # Before this file existed only the simulator wrote data/raw.
         return json.loads(state_path.read_text()) if state_path.exists() else {"holds": SIMULATED}
     except json.JSONDecodeError as error:
-        raise StageError(f"{state_path} is not valid JSON ({error}): restore it, or remove {raw_dir} to start afresh") from error
+        raise StageError(
+            f"{state_path} is not valid JSON ({error}): restore it, or remove {raw_dir} to start afresh"
+        ) from error
 
 
 def read_raw(raw_dir: Path) -> RawData:
@@ -113,7 +115,9 @@ def parquet_columns(path: Path) -> list[str]:
         raise StageError(f"{path} cannot be read as parquet: {error}") from error
 
 
-def merged_raw(held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame, subreddit: str, unfinished_pass: dict | None) -> RawData:
+def merged_raw(
+    held: RawData, submissions: pd.DataFrame, comments: pd.DataFrame, subreddit: str, unfinished_pass: dict | None
+) -> RawData:
     """held extended by new rows of real data, with the state to write beside them."""
     return RawData(
         merge_snapshots(held.submissions, submissions),
@@ -141,7 +145,9 @@ def real_data_to_extend(held: RawData, subreddit: str) -> RawData:
 
 
 def merge_chunks_into_raw(
-    raw_dir: Path, chunks: Iterable[tuple[str, pd.DataFrame]], subreddit: str,
+    raw_dir: Path,
+    chunks: Iterable[tuple[str, pd.DataFrame]],
+    subreddit: str,
 ) -> tuple[RawData, RawData]:
     """Merge chunks of new rows ("submissions" or "comments", frame) into raw_dir as
     merged_raw would, but on disk (sources/sorted_runs.py), so that neither what raw_dir

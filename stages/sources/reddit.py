@@ -43,7 +43,11 @@ TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, reque
 def reddit_client(config: RedditConfig, retry_log: RetryLog) -> praw.Reddit:
     """A read-only PRAW client from the environment or praw.ini; a StageError says what is missing."""
     praw_site = config.praw_site
-    where = f"praw.ini site [{praw_site}] (data.reddit.praw_site)" if praw_site else "a praw.ini site named in data.reddit.praw_site"
+    where = (
+        f"praw.ini site [{praw_site}] (data.reddit.praw_site)"
+        if praw_site
+        else "a praw.ini site named in data.reddit.praw_site"
+    )
     try:
         reddit = praw.Reddit(
             praw_site,
@@ -51,7 +55,9 @@ def reddit_client(config: RedditConfig, retry_log: RetryLog) -> praw.Reddit:
             **praw_requestor(config, retry_log),
         )
     except configparser.NoSectionError as error:
-        raise StageError(f"data.reddit.praw_site: no [{praw_site}] site in any praw.ini (./praw.ini, ~/.config/praw.ini)") from error
+        raise StageError(
+            f"data.reddit.praw_site: no [{praw_site}] site in any praw.ini (./praw.ini, ~/.config/praw.ini)"
+        ) from error
     except praw.exceptions.MissingRequiredAttributeException as error:
         raise StageError(
             f"Reddit credentials missing: set the environment variables {', '.join(CREDENTIAL_VARIABLES)}, "
@@ -64,7 +70,9 @@ def reddit_client(config: RedditConfig, retry_log: RetryLog) -> praw.Reddit:
 
 
 def is_transient(error: Exception) -> bool:
-    return isinstance(error, prawcore.RequestException) and isinstance(error.original_exception, TRANSIENT_CONNECTION_ERRORS)
+    return isinstance(error, prawcore.RequestException) and isinstance(
+        error.original_exception, TRANSIENT_CONNECTION_ERRORS
+    )
 
 
 def explain(error: Exception) -> str:
@@ -108,7 +116,9 @@ class ScrapedSubmission:
     unexpanded: int  # comments left behind `more` objects past replace_more_limit
 
 
-def fetch_submission(reddit: praw.Reddit, submission_id: str, replace_more_limit: int | None, salt: str, scraped_utc: int) -> ScrapedSubmission:
+def fetch_submission(
+    reddit: praw.Reddit, submission_id: str, replace_more_limit: int | None, salt: str, scraped_utc: int
+) -> ScrapedSubmission:
     # A fresh object per try: a failed replace_more may leave a half-expanded forest.
     submission = reddit.submission(submission_id)
     left_behind = submission.comments.replace_more(limit=replace_more_limit)
@@ -165,7 +175,9 @@ class ListingScrape:
         name = f"r/{self.subreddit}/{self.config.listing}"
         with progress_bar(total=self.config.limit, desc=f"scrape {name}", unit="submission") as progress:
             while True:
-                listed = self.with_retries(lambda: next(listing, None), f"listing {name} (past {len(seen)} submissions)")
+                listed = self.with_retries(
+                    lambda: next(listing, None), f"listing {name} (past {len(seen)} submissions)"
+                )
                 if listed is None:
                     return
                 progress.update()
@@ -175,7 +187,9 @@ class ListingScrape:
                     self.skipped[reason] += 1
                     continue
                 scraped = self.with_retries(
-                    lambda: fetch_submission(self.reddit, listed.id, self.config.replace_more_limit, self.salt, int(time.time())),
+                    lambda: fetch_submission(
+                        self.reddit, listed.id, self.config.replace_more_limit, self.salt, int(time.time())
+                    ),
                     f"fetching the comments of {name} submission {listed.id}",
                 )
                 self.skipped["reply"] += scraped.replies

@@ -76,7 +76,10 @@ class RetryLog:
         self.causes[retry_cause(failure)] += 1
         self.wait_s += wait_s
         what = f"received {failure.status}" if failure.status else str(failure.error)
-        tqdm.write(f"ahf scrape: {failure.method} {urlsplit(failure.url).path}: {what}; retrying in {wait_s:.2f} s", file=sys.stderr)
+        tqdm.write(
+            f"ahf scrape: {failure.method} {urlsplit(failure.url).path}: {what}; retrying in {wait_s:.2f} s",
+            file=sys.stderr,
+        )
 
 
 def window_reset_s(response: BaseHTTPResponse) -> float | None:

@@ -11,7 +11,18 @@ from collections.abc import Mapping
 from stages.sources.privacy import author_hash
 from stages.sources.prompt_tags import prompt_tag
 
-SUBMISSION_FIELDS = ("id", "subreddit", "title", "selftext", "score", "num_comments", "created_utc", "author", "permalink", "stickied")
+SUBMISSION_FIELDS = (
+    "id",
+    "subreddit",
+    "title",
+    "selftext",
+    "score",
+    "num_comments",
+    "created_utc",
+    "author",
+    "permalink",
+    "stickied",
+)
 COMMENT_FIELDS = ("id", "link_id", "parent_id", "body", "score", "created_utc", "author", "stickied", "distinguished")
 
 

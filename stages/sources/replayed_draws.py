@@ -80,7 +80,10 @@ class ReplayedDraws:
 
     def _refill(self, at_least: int = 0) -> None:
         """Draw the next raws, keeping those not used yet (a numpy draw may look ahead)."""
-        high, low = np.array(self._high[self._next:], dtype=np.uint64), np.array(self._low[self._next:], dtype=np.uint64)
+        high, low = (
+            np.array(self._high[self._next :], dtype=np.uint64),
+            np.array(self._low[self._next :], dtype=np.uint64),
+        )
         unused = (high << np.uint64(32)) | low
         self._first += self._next
         raws = np.concatenate([unused, self._source.random_raw(max(RAWS_PER_REFILL, at_least))])

@@ -73,7 +73,14 @@ def draw_rows(config: SimulateConfig, draws: ReplayedDraws, skills: np.ndarray, 
             rows.delay_s.append(delay_s)
             if draws.random() < config.reply_share:
                 body = draws.pick(REPLIES)
-                add_comment(rows, REPLY, index, body, story_created + draws.integers(60, 7200), f"reader_{draws.integers(10**6)}")
+                add_comment(
+                    rows,
+                    REPLY,
+                    index,
+                    body,
+                    story_created + draws.integers(60, 7200),
+                    f"reader_{draws.integers(10**6)}",
+                )
     return rows
 
 

@@ -64,7 +64,10 @@ def expected_votes(
 
 
 def simulate_subreddit(
-    config: SimulateConfig, subreddit: str, prompts_per_block: int = PROMPTS_PER_BLOCK, workers: int | None = None,
+    config: SimulateConfig,
+    subreddit: str,
+    prompts_per_block: int = PROMPTS_PER_BLOCK,
+    workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (submissions, comments) in the raw data contract's columns. The prompts are
     drawn in blocks (stages/sources/prompt_blocks.py), in `workers` processes at most:
@@ -90,23 +93,38 @@ def simulate_subreddit(
     comment_submission = np.array(submission_ids, dtype=object)[prompt_of]
     parent_ids = np.array([f"t3_{sid}" for sid in submission_ids], dtype=object)[prompt_of]
     parent_ids[replies] = [f"t1_{comment_ids[reply - 1]}" for reply in replies.tolist()]
-    bodies, author_hashes = remove_some_bodies(rng, rows.body, rows.author_hashes, kind != STICKY, config.deleted_share, config.removed_share)
-    comment_frame = pd.DataFrame({
-        "id": comment_ids, "submission_id": comment_submission.tolist(),
-        "parent_id": parent_ids.tolist(), "body": bodies, "score": scores, "created_utc": rows.comment_created,
-        "author_hash": author_hashes, "stickied": kind == STICKY,
-        "distinguished": np.where(kind == STICKY, "moderator", None).tolist(),
-        "scraped_utc": scraped_utc,
-    })
+    bodies, author_hashes = remove_some_bodies(
+        rng, rows.body, rows.author_hashes, kind != STICKY, config.deleted_share, config.removed_share
+    )
+    comment_frame = pd.DataFrame(
+        {
+            "id": comment_ids,
+            "submission_id": comment_submission.tolist(),
+            "parent_id": parent_ids.tolist(),
+            "body": bodies,
+            "score": scores,
+            "created_utc": rows.comment_created,
+            "author_hash": author_hashes,
+            "stickied": kind == STICKY,
+            "distinguished": np.where(kind == STICKY, "moderator", None).tolist(),
+            "scraped_utc": scraped_utc,
+        }
+    )
     comment_frame = with_second_scrape(rng, comment_frame, config.duplicate_share)
 
-    submission_frame = pd.DataFrame({
-        "id": submission_ids, "subreddit": subreddit, "title": rows.titles,
-        "tag": rows.tags, "selftext": "",
-        "score": rows.submission_scores, "created_utc": rows.created,
-        "author_hash": rows.prompter_hashes,
-        "permalink": [f"/r/{subreddit}/comments/{sid}/" for sid in submission_ids],
-    })
+    submission_frame = pd.DataFrame(
+        {
+            "id": submission_ids,
+            "subreddit": subreddit,
+            "title": rows.titles,
+            "tag": rows.tags,
+            "selftext": "",
+            "score": rows.submission_scores,
+            "created_utc": rows.created,
+            "author_hash": rows.prompter_hashes,
+            "permalink": [f"/r/{subreddit}/comments/{sid}/" for sid in submission_ids],
+        }
+    )
     # The second scrape only saw comments again: each prompt's own are counted once.
     submission_frame["num_comments"] = np.bincount(prompt_of, minlength=config.n_prompts).astype("int64")
     submission_frame["scraped_utc"] = scraped_utc
@@ -117,8 +135,12 @@ def simulate_subreddit(
 
 
 def remove_some_bodies(
-    rng: np.random.Generator, bodies: list[str], author_hashes: list[str | None], ordinary: np.ndarray,
-    deleted_share: float, removed_share: float,
+    rng: np.random.Generator,
+    bodies: list[str],
+    author_hashes: list[str | None],
+    ordinary: np.ndarray,
+    deleted_share: float,
+    removed_share: float,
 ) -> tuple[list[str], list[str | None]]:
     """Authors delete stories and moderators remove them; Reddit keeps the row and its
     score. Returns the bodies and author hashes after (ordinary: not a moderator's sticky)."""

@@ -26,6 +26,7 @@ ROWS_PER_BLOCK = 2**17
 def arrow_schema(columns: tuple[str, ...]) -> pa.Schema:
     """The raw contract as Arrow types, the same for every run (a chunk whose column is
     all None would otherwise get Arrow's null type)."""
+
     def arrow_type(column: str) -> pa.DataType:
         if column in RAW_INTEGER_COLUMNS:
             return pa.int64()

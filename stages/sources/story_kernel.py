@@ -19,8 +19,15 @@ import numpy as np
 from numba import njit
 
 from stages.sources.vocabulary import (
-    BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS, THEMES,
-    VIVID_ADJECTIVES, VIVID_VERBS,
+    BLAND_ADJECTIVES,
+    BLAND_VERBS,
+    CONNECTORS,
+    NEUTRAL_NOUNS,
+    PLACES,
+    SUBJECTS,
+    THEMES,
+    VIVID_ADJECTIVES,
+    VIVID_VERBS,
 )
 
 LOW_32 = np.uint64(0xFFFF_FFFF)
@@ -44,9 +51,14 @@ def word_table() -> tuple[dict[str, tuple[int, int]], list[str]]:
     """Every pool's (first word, count) in one list of words, and that list."""
     pools = {
         "first_subjects": tuple(first_upper(subject) for subject in SUBJECTS),  # a sentence starts capitalised
-        "subjects": SUBJECTS, "connectors": CONNECTORS, "places": PLACES, "neutral_nouns": NEUTRAL_NOUNS,
-        "vivid_verbs": VIVID_VERBS, "bland_verbs": BLAND_VERBS,
-        "vivid_adjectives": VIVID_ADJECTIVES, "bland_adjectives": BLAND_ADJECTIVES,
+        "subjects": SUBJECTS,
+        "connectors": CONNECTORS,
+        "places": PLACES,
+        "neutral_nouns": NEUTRAL_NOUNS,
+        "vivid_verbs": VIVID_VERBS,
+        "bland_verbs": BLAND_VERBS,
+        "vivid_adjectives": VIVID_ADJECTIVES,
+        "bland_adjectives": BLAND_ADJECTIVES,
         "the": ("the",),
     }
     for index, theme in enumerate(THEMES):
@@ -64,13 +76,36 @@ WORD_BYTES = np.frombuffer(b"".join(_encoded), dtype=np.uint8)
 WORD_STARTS = np.cumsum([0] + [len(word) for word in _encoded[:-1]]).astype(np.int64)
 WORD_LENGTHS = np.array([len(word) for word in _encoded], dtype=np.int64)
 # The fixed pools as arrays [first, count]; the themes' as [theme, verbs | adjectives | nouns, (first, count)].
-(FIRST_SUBJECTS, SUBJECT_POOL, CONNECTOR_POOL, PLACE_POOL, NEUTRAL_NOUN_POOL, VIVID_VERB_POOL, BLAND_VERB_POOL,
- VIVID_ADJECTIVE_POOL, BLAND_ADJECTIVE_POOL, THE) = (
+(
+    FIRST_SUBJECTS,
+    SUBJECT_POOL,
+    CONNECTOR_POOL,
+    PLACE_POOL,
+    NEUTRAL_NOUN_POOL,
+    VIVID_VERB_POOL,
+    BLAND_VERB_POOL,
+    VIVID_ADJECTIVE_POOL,
+    BLAND_ADJECTIVE_POOL,
+    THE,
+) = (
     np.array(SPANS[name], dtype=np.int64)
-    for name in ("first_subjects", "subjects", "connectors", "places", "neutral_nouns", "vivid_verbs", "bland_verbs",
-                 "vivid_adjectives", "bland_adjectives", "the"))
+    for name in (
+        "first_subjects",
+        "subjects",
+        "connectors",
+        "places",
+        "neutral_nouns",
+        "vivid_verbs",
+        "bland_verbs",
+        "vivid_adjectives",
+        "bland_adjectives",
+        "the",
+    )
+)
 THEME_POOLS = np.array(
-    [[SPANS[f"{kind}_{index}"] for kind in ("verbs", "adjectives", "nouns")] for index in range(len(THEMES))], dtype=np.int64)
+    [[SPANS[f"{kind}_{index}"] for kind in ("verbs", "adjectives", "nouns")] for index in range(len(THEMES))],
+    dtype=np.int64,
+)
 VERBS, ADJECTIVES, NOUNS = 0, 1, 2
 
 
@@ -138,7 +173,7 @@ def clause_count(raws, state, chances, count_failures):
 def written(out, end, word):
     """Copy word `word`'s bytes to out at `end`; the end after them."""
     start, length = WORD_STARTS[word], WORD_LENGTHS[word]
-    out[end:end + length] = WORD_BYTES[start:start + length]
+    out[end : end + length] = WORD_BYTES[start : start + length]
     return end + length
 
 
@@ -149,8 +184,19 @@ def spaced(out, end, word):
 
 
 @njit(cache=True)
-def story_bytes(raws, state, theme, theme_share, vivid_share, clause_chances, count_failures,
-                short_chance, repeat_chance, n_sentences, out):
+def story_bytes(
+    raws,
+    state,
+    theme,
+    theme_share,
+    vivid_share,
+    clause_chances,
+    count_failures,
+    short_chance,
+    repeat_chance,
+    n_sentences,
+    out,
+):
     """One story's bytes into `out` (its length returned), drawn from raws from state:
     [position, has a kept half, the half] (uint64), which it moves past them. Raises
     IndexError if raws end before the story does (state is then partly moved).
@@ -173,14 +219,16 @@ def story_bytes(raws, state, theme, theme_share, vivid_share, clause_chances, co
         if sentence > 0 and uniform(raws, state) < repeat_chance:
             earlier = pick(raws, state, 0, sentence)
             length = sentence_ends[earlier] - sentence_starts[earlier]
-            out[end:end + length] = out[sentence_starts[earlier]:sentence_ends[earlier]]
+            out[end : end + length] = out[sentence_starts[earlier] : sentence_ends[earlier]]
             end += length
             sentence_ends[sentence] = end
             continue
         short = uniform(raws, state) < short_chance
         adjective = 0
         if not short:
-            adjective = styled_pick(raws, state, theme_share, vivid_share, adjectives, VIVID_ADJECTIVE_POOL, BLAND_ADJECTIVE_POOL)
+            adjective = styled_pick(
+                raws, state, theme_share, vivid_share, adjectives, VIVID_ADJECTIVE_POOL, BLAND_ADJECTIVE_POOL
+            )
         subject = pick(raws, state, FIRST_SUBJECTS[0], FIRST_SUBJECTS[1])
         verb = styled_pick(raws, state, theme_share, vivid_share, verbs, VIVID_VERB_POOL, BLAND_VERB_POOL)
         end = spaced(out, written(out, end, subject), verb)
@@ -212,8 +260,24 @@ def themed_noun(raws, state, theme_share, nouns):
 
 
 @njit(cache=True)
-def stories_bytes(raws, state, resume, first_story, themes, theme_shares, vivid_shares, clause_chances, chance_counts,
-                  count_failures, short_chances, repeat_chances, n_sentences, margin, out, ends):
+def stories_bytes(
+    raws,
+    state,
+    resume,
+    first_story,
+    themes,
+    theme_shares,
+    vivid_shares,
+    clause_chances,
+    chance_counts,
+    count_failures,
+    short_chances,
+    repeat_chances,
+    n_sentences,
+    margin,
+    out,
+    ends,
+):
     """Stories first_story, first_story + 1, ... written one after another into out, each
     ending at ends[story]; returns the next story to write. Stops before a story when
     fewer than `margin` raws are left or out has less than MAX_STORY_BYTES of room.
@@ -226,9 +290,18 @@ def stories_bytes(raws, state, resume, first_story, themes, theme_shares, vivid_
             break
         resume[0], resume[1:] = story, state
         end += story_bytes(
-            raws, state, themes[story], theme_shares[story], vivid_shares[story],
-            clause_chances[story, :chance_counts[story]], count_failures[story], short_chances[story],
-            repeat_chances[story], n_sentences[story], out[end:])
+            raws,
+            state,
+            themes[story],
+            theme_shares[story],
+            vivid_shares[story],
+            clause_chances[story, : chance_counts[story]],
+            count_failures[story],
+            short_chances[story],
+            repeat_chances[story],
+            n_sentences[story],
+            out[end:],
+        )
         ends[story] = end
         story += 1
     return story

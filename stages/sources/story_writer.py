@@ -81,7 +81,9 @@ def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
     # binomial(2, p) draws nothing at p = 0, and above p = 0.5 counts failures at 1 - p.
     clause_chance = style.clause_chance
     clause_chances = np.array(
-        inversion_chances(CLAUSES_AT_MOST, min(clause_chance, 1.0 - clause_chance)) if clause_chance else (), dtype=np.float64)
+        inversion_chances(CLAUSES_AT_MOST, min(clause_chance, 1.0 - clause_chance)) if clause_chance else (),
+        dtype=np.float64,
+    )
     out = np.empty(MAX_STORY_BYTES, dtype=np.uint8)
     raws = STORY_RAWS
     while raws <= MAX_STORY_RAWS:
@@ -89,8 +91,18 @@ def write_story(draws: ReplayedDraws, prompt_theme: Theme, skill: float) -> str:
         state = np.array([at, has_half, half], dtype=np.uint64)
         try:
             length = story_bytes(
-                window, state, THEME_INDEX[style.theme.name], style.theme_share, style.vivid_share, clause_chances,
-                clause_chance > 0.5, style.short_sentence_chance, style.repeat_chance, style.n_sentences, out)
+                window,
+                state,
+                THEME_INDEX[style.theme.name],
+                style.theme_share,
+                style.vivid_share,
+                clause_chances,
+                clause_chance > 0.5,
+                style.short_sentence_chance,
+                style.repeat_chance,
+                style.n_sentences,
+                out,
+            )
         except IndexError:  # the window ran out; the draws have not moved
             raws *= 2
             continue

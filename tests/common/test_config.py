@@ -55,7 +55,9 @@ def test_nested_data_sections_name_their_full_key(tmp_path):
 
 
 def test_reddit_defaults_apply_under_a_partial_section(tmp_path):
-    data = load_section(params_file(tmp_path, "data:\n  source: reddit\n  reddit:\n    limit: null\n"), "data", DataConfig)
+    data = load_section(
+        params_file(tmp_path, "data:\n  source: reddit\n  reddit:\n    limit: null\n"), "data", DataConfig
+    )
     assert data.reddit.limit is None and data.reddit.listing == "top" and data.dump.submissions == []
 
 

@@ -11,7 +11,14 @@ import torch
 
 import two_process_runs as runs
 from conftest import PROJECT
-from stages.common.distributed import BatchShards, DataParallel, buckets, leave_process_group, require_even_split, share_bounds
+from stages.common.distributed import (
+    BatchShards,
+    DataParallel,
+    buckets,
+    leave_process_group,
+    require_even_split,
+    share_bounds,
+)
 from stages.common.errors import StageError
 
 # Float rounding only: the processes sum their gradients in another order than one
@@ -20,8 +27,10 @@ from stages.common.errors import StageError
 TOLERANCE = 1e-5
 
 
-@pytest.mark.parametrize(("total", "count", "expected"), [(8, 2, [(0, 4), (4, 8)]), (3, 2, [(0, 2), (2, 3)]),
-                                                         (7, 3, [(0, 3), (3, 5), (5, 7)])])
+@pytest.mark.parametrize(
+    ("total", "count", "expected"),
+    [(8, 2, [(0, 4), (4, 8)]), (3, 2, [(0, 2), (2, 3)]), (7, 3, [(0, 3), (3, 5), (5, 7)])],
+)
 def test_shares_are_contiguous_cover_the_batch_and_differ_by_one_row_at_most(total, count, expected):
     assert [share_bounds(total, index, count) for index in range(count)] == expected
 
@@ -61,10 +70,23 @@ def launched(tmp_path_factory, tiny_tokenizer) -> tuple[Path, dict]:
     tiny_tokenizer.save_pretrained(folder / "tokenizer")
     torch.save(runs.fixed_rollout(runs.load_tokenizer(folder)), folder / "rollout.pt")
     # One thread each, as in the test's own process below: the same kernels on both sides.
-    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "MASTER_PORT": "29517",
-                        "PYTHONPATH": os.pathsep.join([str(PROJECT / "tests"), str(PROJECT)])}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(PROJECT / "configs/accelerate/cpu.yaml"),
-               "--main_process_port", "29517", str(PROJECT / "tests/two_process_runs.py"), str(folder)]
+    env = os.environ | {
+        "ACCELERATE_USE_CPU": "true",
+        "OMP_NUM_THREADS": "1",
+        "MASTER_PORT": "29517",
+        "PYTHONPATH": os.pathsep.join([str(PROJECT / "tests"), str(PROJECT)]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(PROJECT / "configs/accelerate/cpu.yaml"),
+        "--main_process_port",
+        "29517",
+        str(PROJECT / "tests/two_process_runs.py"),
+        str(folder),
+    ]
     result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, torch.load(folder / "launched.pt")

@@ -35,8 +35,18 @@ def test_thresholds_the_user_set_are_kept_and_off_means_the_stage_runs_in_this_p
 
 def test_an_accelerate_config_runs_the_training_stages_under_accelerate_launch():
     launched = plan(config=str(CPU_CONFIG), malloc_threshold=None)
-    assert launched.argv == ["python", "-m", "accelerate.commands.launch", "--config_file", str(CPU_CONFIG),
-                             "-m", "stages", "sft", "--params", "params.yaml"]
+    assert launched.argv == [
+        "python",
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(CPU_CONFIG),
+        "-m",
+        "stages",
+        "sft",
+        "--params",
+        "params.yaml",
+    ]
     assert launched.env == {"ACCELERATE_USE_CPU": "true"}  # cpu.yaml's use_cpu, which torchrun does not pass on
     assert plan("evaluate", config=str(CPU_CONFIG), malloc_threshold=None).argv is None  # one process always
 
@@ -46,7 +56,10 @@ def test_the_environment_variable_overrides_the_param():
     assert plan(environ={"AHF_ACCELERATE_CONFIG": ""}, config=str(CPU_CONFIG), malloc_threshold=None).argv is None
 
 
-@pytest.mark.parametrize(("environ", "key"), [({}, "params.yaml: launch.config"), ({"AHF_ACCELERATE_CONFIG": "nope.yaml"}, "AHF_ACCELERATE_CONFIG")])
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [({}, "params.yaml: launch.config"), ({"AHF_ACCELERATE_CONFIG": "nope.yaml"}, "AHF_ACCELERATE_CONFIG")],
+)
 def test_a_missing_config_is_an_error_naming_where_it_was_asked_for(environ, key):
     with pytest.raises(StageError, match=f"^{key}: nope.yaml not found") as error:
         plan("rl", environ=environ, config="nope.yaml")

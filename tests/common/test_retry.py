@@ -17,11 +17,14 @@ def failing(times: int, error: Exception):
         if len(calls) <= times:
             raise error
         return len(calls)
+
     return call
 
 
 def policy(sleeps: list, max_tries: int = 4) -> RetryPolicy:
-    return RetryPolicy(max_tries=max_tries, backoff_s=0.5, is_transient=lambda e: isinstance(e, Flaky), sleep=sleeps.append)
+    return RetryPolicy(
+        max_tries=max_tries, backoff_s=0.5, is_transient=lambda e: isinstance(e, Flaky), sleep=sleeps.append
+    )
 
 
 def test_waits_double_from_the_first():

@@ -50,7 +50,10 @@ def test_decoding_summary_leaves_out_what_was_not_measured():
 
 
 def test_head_to_head_compares_the_same_draws():
-    policy, sft = decoded([2.0, 0.0, 1.0, 1.0], gold=[1.0, 1.0, 0.0, 2.0]), decoded([1.0, 1.0, 1.0, 0.0], gold=[0.0, 1.0, 1.0, 1.0])
+    policy, sft = (
+        decoded([2.0, 0.0, 1.0, 1.0], gold=[1.0, 1.0, 0.0, 2.0]),
+        decoded([1.0, 1.0, 1.0, 0.0], gold=[0.0, 1.0, 1.0, 1.0]),
+    )
     metrics = head_to_head(policy, sft, "evaluate")
     assert metrics["evaluate/win_rate_reward"] == (1 + 0 + 0.5 + 1) / 4
     assert metrics["evaluate/win_rate_gold"] == (1 + 0.5 + 0 + 1) / 4

@@ -13,11 +13,16 @@ from stages.modeling.story_format import encode_story, lm_batch
 from stages.modeling.training_loop import accelerator_for, fit
 from stages.sft import lm_loss
 
-WITH_LORA = ModelConfig(n_layer=2, n_head=2, n_embd=32, max_tokens=48, max_prompt_tokens=16, lora=LoraConfig(r=4, dropout=0.0))
+WITH_LORA = ModelConfig(
+    n_layer=2, n_head=2, n_embd=32, max_tokens=48, max_prompt_tokens=16, lora=LoraConfig(r=4, dropout=0.0)
+)
 
 
 def story_batch(tokenizer) -> dict[str, torch.Tensor]:
-    stories = [encode_story(tokenizer, f"[WP] Prompt {i}", "the river kept its storms " * (1 + i), 16, 48, True) for i in range(4)]
+    stories = [
+        encode_story(tokenizer, f"[WP] Prompt {i}", "the river kept its storms " * (1 + i), 16, 48, True)
+        for i in range(4)
+    ]
     return lm_batch(stories, tokenizer.pad_token_id)
 
 
@@ -29,9 +34,19 @@ def test_lora_trains_only_the_adapters_and_saves_a_plain_model_with_the_same_log
     assert adapters and all(".lora_A." in name or ".lora_B." in name for name in adapters)
     batch = story_batch(tiny_tokenizer)
     config = SftConfig(batch_size=4, max_steps=3, eval_every=3, warmup_steps=0, lr=1e-2, patience=0)
-    fit(model=model, loader=DataLoader([batch], batch_size=None), loss_of=lm_loss, evaluate=lambda m: {"loss": 0.0},
-        monitor="loss", higher_is_better=False, on_best=lambda m, s: None, config=config,
-        accelerator=accelerator_for(config), live=SilentLive(), prefix="sft")
+    fit(
+        model=model,
+        loader=DataLoader([batch], batch_size=None),
+        loss_of=lm_loss,
+        evaluate=lambda m: {"loss": 0.0},
+        monitor="loss",
+        higher_is_better=False,
+        on_best=lambda m, s: None,
+        config=config,
+        accelerator=accelerator_for(config),
+        live=SilentLive(),
+        prefix="sft",
+    )
     parameters = dict(model.named_parameters())
     assert all(torch.equal(parameters[name], value) for name, value in frozen.items())
     assert any(not torch.equal(parameters[name], value) for name, value in adapters.items())

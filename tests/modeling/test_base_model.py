@@ -56,7 +56,9 @@ def test_load_fused_swaps_gelu_new_for_its_fused_equal_and_keeps_the_outputs(tmp
     from stages.modeling.base_model import load_fused
 
     torch.manual_seed(0)
-    model = load_base_lm(ModelConfig(n_layer=1, n_head=2, n_embd=16, max_tokens=32, max_prompt_tokens=8), tiny_tokenizer)
+    model = load_base_lm(
+        ModelConfig(n_layer=1, n_head=2, n_embd=16, max_tokens=32, max_prompt_tokens=8), tiny_tokenizer
+    )
     model.save_pretrained(tmp_path)
     fused = load_fused(AutoModelForCausalLM, tmp_path, "the test model")
     assert model.config.activation_function == "gelu_new"

@@ -27,7 +27,10 @@ def test_checkpointing_gives_the_same_loss_and_gradients_and_recomputes_under_au
     checkpointed = copy.deepcopy(plain)
     checkpoint_activations(checkpointed)
     calls = counting_calls(checkpointed.transformer.h[0].attn)
-    stories = [encode_story(tiny_tokenizer, f"[WP] Prompt {i}", "a storm over the river " * (1 + i), 16, 48, True) for i in range(3)]
+    stories = [
+        encode_story(tiny_tokenizer, f"[WP] Prompt {i}", "a storm over the river " * (1 + i), 16, 48, True)
+        for i in range(3)
+    ]
     batch = lm_batch(stories, tiny_tokenizer.pad_token_id)
     losses = []
     for model in (plain, checkpointed):
@@ -49,7 +52,14 @@ def test_sampling_with_checkpointing_on_keeps_the_kv_cache_and_draws_the_same_st
     drawn = []
     for model in (plain, checkpointed):
         with torch.no_grad():
-            rollout = sample_rollout(model, rows, SamplingConfig(max_new_tokens=12), eos_id=tiny_tokenizer.eos_token_id,
-                                     pad_id=tiny_tokenizer.pad_token_id, max_tokens=48, generator=torch.Generator().manual_seed(3))
+            rollout = sample_rollout(
+                model,
+                rows,
+                SamplingConfig(max_new_tokens=12),
+                eos_id=tiny_tokenizer.eos_token_id,
+                pad_id=tiny_tokenizer.pad_token_id,
+                max_tokens=48,
+                generator=torch.Generator().manual_seed(3),
+            )
         drawn.append(rollout.sequences)
     assert torch.equal(drawn[0], drawn[1])

@@ -9,12 +9,23 @@ PROMPTS = ["[WP] A short prompt.", "[WP] A much longer prompt about a dragon tha
 
 def tiny_model(tokenizer):
     torch.manual_seed(0)
-    return load_base_lm(ModelConfig(n_layer=1, n_head=2, n_embd=16, max_tokens=48, max_prompt_tokens=24), tokenizer).eval()
+    return load_base_lm(
+        ModelConfig(n_layer=1, n_head=2, n_embd=16, max_tokens=48, max_prompt_tokens=24), tokenizer
+    ).eval()
 
 
 def generate(model, tokenizer, prompts=PROMPTS, seed=0, top_k=0, max_new_tokens=100):
-    return generate_stories(model, tokenizer, prompts, max_prompt_tokens=24, max_tokens=48,
-                            max_new_tokens=max_new_tokens, temperature=1.0, top_k=top_k, seed=seed)
+    return generate_stories(
+        model,
+        tokenizer,
+        prompts,
+        max_prompt_tokens=24,
+        max_tokens=48,
+        max_new_tokens=max_new_tokens,
+        temperature=1.0,
+        top_k=top_k,
+        seed=seed,
+    )
 
 
 def test_new_token_budget_stops_at_max_tokens():

@@ -29,7 +29,11 @@ def lean_logits_step_by_step(model, prompt_ids, continuation):
         step_positions = step_positions[:, -1:]
         for step in range(steps):
             step_positions = step_positions + 1
-            out.append(decoder.next_logits(continuation[:, step : step + 1], key_mask[:, : ids.size(1) + step + 1], step_positions))
+            out.append(
+                decoder.next_logits(
+                    continuation[:, step : step + 1], key_mask[:, : ids.size(1) + step + 1], step_positions
+                )
+            )
     return torch.stack(out, dim=1)
 
 
@@ -64,11 +68,24 @@ def test_lean_decoding_sees_lora_adapters():
         assert not torch.allclose(lean, alone_logits(model, PROMPT_IDS, continuation), atol=1e-3)
 
 
-@pytest.mark.parametrize("sampling", [SamplingConfig(12), SamplingConfig(12, temperature=1.5, top_k=8), SamplingConfig(12, greedy=True)])
+@pytest.mark.parametrize(
+    "sampling", [SamplingConfig(12), SamplingConfig(12, temperature=1.5, top_k=8), SamplingConfig(12, greedy=True)]
+)
 def test_rollouts_are_the_same_token_for_token_as_through_transformers(sampling):
     model = gpt2()
-    rollouts = [sample_rollout(model, PROMPT_IDS * 3, sampling, eos_id=1, pad_id=0, max_tokens=40,
-                               generator=torch.Generator().manual_seed(3), lean_decoding=lean) for lean in (True, False)]
+    rollouts = [
+        sample_rollout(
+            model,
+            PROMPT_IDS * 3,
+            sampling,
+            eos_id=1,
+            pad_id=0,
+            max_tokens=40,
+            generator=torch.Generator().manual_seed(3),
+            lean_decoding=lean,
+        )
+        for lean in (True, False)
+    ]
     assert torch.equal(rollouts[0].sequences, rollouts[1].sequences)
     assert torch.equal(rollouts[0].story_mask, rollouts[1].story_mask)
 

@@ -19,8 +19,12 @@ def test_story_nll_by_hand():
 def test_story_nll_ignores_prompt_and_padding_positions():
     torch.manual_seed(0)
     logits = torch.randn(2, 6, 7)
-    labels = torch.tensor([[IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5, IGNORE_INDEX],
-                           [IGNORE_INDEX, 1, 2, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    labels = torch.tensor(
+        [
+            [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 5, IGNORE_INDEX],
+            [IGNORE_INDEX, 1, 2, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX],
+        ]
+    )
     changed = logits.clone()
     # Positions whose next token is prompt or padding: whatever they predict must not count.
     for row, position in [(0, 0), (0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5)]:

@@ -34,7 +34,9 @@ def test_a_reward_model_from_the_base_has_one_output_per_kind(kind, outputs, tin
 
 def test_scores_do_not_depend_on_what_else_is_in_the_batch(tiny_tokenizer):
     torch.manual_seed(0)
-    scorer = RewardScorer(new_reward_model(RewardConfig(init="base"), TINY, tiny_tokenizer).eval(), tiny_tokenizer, head())
+    scorer = RewardScorer(
+        new_reward_model(RewardConfig(init="base"), TINY, tiny_tokenizer).eval(), tiny_tokenizer, head()
+    )
     together = scorer.score(PROMPTS, STORIES, batch_size=3)
     apart = torch.cat([scorer.score([p], [s]) for p, s in zip(PROMPTS, STORIES)])
     assert torch.allclose(together, apart, atol=1e-5)

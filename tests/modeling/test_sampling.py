@@ -21,14 +21,23 @@ PROMPTS = ["[WP] A short prompt.", "[WP] A much longer prompt about a dragon tha
 
 def tiny_model(tokenizer, seed=0):
     torch.manual_seed(seed)
-    return load_base_lm(ModelConfig(n_layer=2, n_head=2, n_embd=16, max_tokens=64, max_prompt_tokens=24), tokenizer).eval()
+    return load_base_lm(
+        ModelConfig(n_layer=2, n_head=2, n_embd=16, max_tokens=64, max_prompt_tokens=24), tokenizer
+    ).eval()
 
 
 def rollout_of(model, tokenizer, prompts, config, seed=0):
     ids = encode_prompts(tokenizer, prompts, 24)
     generator = torch.Generator().manual_seed(seed)
-    return sample_rollout(model, ids, config, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
-                          max_tokens=64, generator=generator)
+    return sample_rollout(
+        model,
+        ids,
+        config,
+        eos_id=tokenizer.eos_token_id,
+        pad_id=tokenizer.pad_token_id,
+        max_tokens=64,
+        generator=generator,
+    )
 
 
 def test_top_k_and_top_p_keep_exactly_the_tokens_they_should():
@@ -61,7 +70,11 @@ def test_scored_logprobs_equal_those_of_an_unpadded_forward(tiny_tokenizer):
         n_story = int(rollout.story_mask[row].sum())
         with torch.no_grad():
             logits = model(input_ids=sequence).logits[0]
-        expected = torch.log_softmax(logits[-n_story - 1 : -1], dim=-1).gather(-1, sequence[0, -n_story:].unsqueeze(-1)).squeeze(-1)
+        expected = (
+            torch.log_softmax(logits[-n_story - 1 : -1], dim=-1)
+            .gather(-1, sequence[0, -n_story:].unsqueeze(-1))
+            .squeeze(-1)
+        )
         assert scores.logprobs[row, :n_story].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
         assert scores.logprobs[row, n_story:].abs().sum().item() == 0.0
 
@@ -111,10 +124,22 @@ def test_greedy_rollout_matches_transformers_generate(tiny_tokenizer):
     """The preallocated KV cache and the hand-written loop decode what generate does."""
     model = tiny_model(tiny_tokenizer)
     ids = encode_prompts(tiny_tokenizer, PROMPTS[1:], 24)
-    ours = sample_rollout(model, ids, SamplingConfig(max_new_tokens=20, greedy=True), eos_id=tiny_tokenizer.eos_token_id,
-                          pad_id=tiny_tokenizer.pad_token_id, max_tokens=64)
-    theirs = model.generate(torch.tensor(ids), attention_mask=torch.ones(1, len(ids[0]), dtype=torch.long), do_sample=False,
-                            max_new_tokens=20, eos_token_id=tiny_tokenizer.eos_token_id, pad_token_id=tiny_tokenizer.pad_token_id)
+    ours = sample_rollout(
+        model,
+        ids,
+        SamplingConfig(max_new_tokens=20, greedy=True),
+        eos_id=tiny_tokenizer.eos_token_id,
+        pad_id=tiny_tokenizer.pad_token_id,
+        max_tokens=64,
+    )
+    theirs = model.generate(
+        torch.tensor(ids),
+        attention_mask=torch.ones(1, len(ids[0]), dtype=torch.long),
+        do_sample=False,
+        max_new_tokens=20,
+        eos_token_id=tiny_tokenizer.eos_token_id,
+        pad_token_id=tiny_tokenizer.pad_token_id,
+    )
     assert ours.sequences.tolist() == theirs.tolist()
 
 
@@ -133,8 +158,11 @@ def test_entropy_is_that_of_each_story_tokens_distribution_and_only_when_asked(t
     assert story_token_scores(model, rollout).entropy is None
     with torch.no_grad():
         scores = story_token_scores(model, rollout, temperature=0.7, with_entropy=True)
-        logits = model(input_ids=rollout.sequences, attention_mask=rollout.attention_mask,
-                       position_ids=(rollout.attention_mask.cumsum(1) - 1).clamp(min=0)).logits
+        logits = model(
+            input_ids=rollout.sequences,
+            attention_mask=rollout.attention_mask,
+            position_ids=(rollout.attention_mask.cumsum(1) - 1).clamp(min=0),
+        ).logits
     width, new = rollout.prompt_width, rollout.story_ids.size(1)
     expected = torch.distributions.Categorical(logits=logits[:, width - 1 : width - 1 + new] / 0.7).entropy()
     expected = expected * rollout.story_mask
@@ -151,9 +179,19 @@ def test_reading_whether_rows_ended_less_often_gives_the_same_stories(tiny_token
         model.lm_head.weight[:, 0] = 0.0
         model.lm_head.weight[tiny_tokenizer.eos_token_id, 0] = math.log(100.0)
     ids = encode_prompts(tiny_tokenizer, PROMPTS * 3, 24)
-    rollouts = [sample_rollout(model, ids, SamplingConfig(max_new_tokens=30), eos_id=tiny_tokenizer.eos_token_id,
-                               pad_id=tiny_tokenizer.pad_token_id, max_tokens=64, generator=torch.Generator().manual_seed(4),
-                               check_every=every) for every in (1, 8)]
+    rollouts = [
+        sample_rollout(
+            model,
+            ids,
+            SamplingConfig(max_new_tokens=30),
+            eos_id=tiny_tokenizer.eos_token_id,
+            pad_id=tiny_tokenizer.pad_token_id,
+            max_tokens=64,
+            generator=torch.Generator().manual_seed(4),
+            check_every=every,
+        )
+        for every in (1, 8)
+    ]
     assert rollouts[0].story_ids.size(1) < 30  # every row ended early
     assert torch.equal(rollouts[0].sequences, rollouts[1].sequences)
     assert torch.equal(rollouts[0].story_mask, rollouts[1].story_mask)

@@ -4,7 +4,14 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from stages.modeling.lm_loss import story_nll
 from stages.modeling.story_format import (
-    IGNORE_INDEX, EncodedStory, LengthGroupedBatches, encode_story, fit_lengths, lm_batch, packed_lm_batch, prompt_prefix,
+    IGNORE_INDEX,
+    EncodedStory,
+    LengthGroupedBatches,
+    encode_story,
+    fit_lengths,
+    lm_batch,
+    packed_lm_batch,
+    prompt_prefix,
 )
 
 EOS = 0
@@ -42,7 +49,8 @@ def test_encode_story_splits_prompt_and_story_tokens(tiny_tokenizer):
     assert tiny_tokenizer.decode(encoded.story_ids[:-1]) == "The knight fled."
     assert encoded.story_ids[-1] == tiny_tokenizer.eos_token_id
     assert EncodedStory(encoded.prompt_ids, encoded.story_ids[:-1]) == encode_story(
-        tiny_tokenizer, "[WP] The dragon wakes.", "The knight fled.", 24, 96, add_eos=False)
+        tiny_tokenizer, "[WP] The dragon wakes.", "The knight fled.", 24, 96, add_eos=False
+    )
 
 
 def test_length_grouped_batches_cover_every_item_once_per_epoch_and_reshuffle():
@@ -72,8 +80,12 @@ def random_stories(count, seed=0, longest=30):
     stories = []
     for _ in range(count):
         prompt, story = (int(n) for n in torch.randint(1, longest // 2, (2,), generator=generator))
-        stories.append(EncodedStory(torch.randint(2, 50, (prompt,), generator=generator).tolist(),
-                                    torch.randint(2, 50, (story,), generator=generator).tolist()))
+        stories.append(
+            EncodedStory(
+                torch.randint(2, 50, (prompt,), generator=generator).tolist(),
+                torch.randint(2, 50, (story,), generator=generator).tolist(),
+            )
+        )
     return stories
 
 
@@ -91,7 +103,8 @@ def test_packed_rows_hold_every_story_token_once_and_fewer_pads():
             segments.append([token]) if position == 0 else segments[-1].append(token)
     assert sorted(segment for segment in segments if segment != [1]) == sorted(story.input_ids for story in stories)
     assert sorted(t for row in packed["labels"].tolist() for t in row if t != IGNORE_INDEX) == sorted(
-        t for story in stories for t in story.labels[1:] if t != IGNORE_INDEX)
+        t for story in stories for t in story.labels[1:] if t != IGNORE_INDEX
+    )
     with pytest.raises(ValueError, match="does not fit"):
         packed_lm_batch(stories, pad_id=1, row_tokens=8)
 
@@ -102,9 +115,13 @@ def test_packed_nll_equals_the_padded_batchs():
     stories = random_stories(12, seed=1)
     padded, packed = lm_batch(stories, pad_id=1), packed_lm_batch(stories, pad_id=1, row_tokens=64)
     with torch.no_grad():
-        padded_nll = story_nll(model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"]).logits, padded["labels"])
+        padded_nll = story_nll(
+            model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"]).logits, padded["labels"]
+        )
         # No cache: transformers reads packing from the position ids only without one.
-        packed_nll = story_nll(model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits,
-                               packed["labels"])
+        packed_nll = story_nll(
+            model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits,
+            packed["labels"],
+        )
     assert packed_nll[1] == padded_nll[1]
     assert packed_nll[0].item() == pytest.approx(padded_nll[0].item(), rel=1e-5)

@@ -26,17 +26,27 @@ def run_fit(config: OptimConfig, loss_of=squared_error, on_best=lambda model, st
     evaluate = lambda m: {"val/loss": float(squared_error(m, next(iter(DataLoader(data, batch_size=64)))))}  # noqa: E731
     live = RecordingLive()
     result = fit(
-        model=model, loader=DataLoader(data, batch_size=8, shuffle=True), loss_of=loss_of, evaluate=evaluate,
-        monitor="val/loss", higher_is_better=False, on_best=on_best, config=config,
-        accelerator=accelerator_for(config), live=live, prefix="test",
+        model=model,
+        loader=DataLoader(data, batch_size=8, shuffle=True),
+        loss_of=loss_of,
+        evaluate=evaluate,
+        monitor="val/loss",
+        higher_is_better=False,
+        on_best=on_best,
+        config=config,
+        accelerator=accelerator_for(config),
+        live=live,
+        prefix="test",
     )
     return result, live
 
 
 def test_a_few_steps_lower_the_loss_and_keep_the_best():
     bests = []
-    result, live = run_fit(OptimConfig(lr=0.3, max_steps=60, eval_every=20, warmup_steps=0, patience=0),
-                           on_best=lambda model, step: bests.append(step))
+    result, live = run_fit(
+        OptimConfig(lr=0.3, max_steps=60, eval_every=20, warmup_steps=0, patience=0),
+        on_best=lambda model, step: bests.append(step),
+    )
     evaluations = [value for _, name, value in live.logged if name == "val/loss"]
     assert len(evaluations) == 3 and evaluations[-1] < evaluations[0] / 10
     assert result.best_value == min(evaluations)

@@ -9,8 +9,15 @@ KL = torch.tensor([[0.1, 0.2, 0.0], [0.0, 0.0, 0.3], [0.5, 0.0, 0.0], [0.0, 0.1,
 
 
 def signals(kl_in_reward: bool, **extra) -> RolloutSignals:
-    return RolloutSignals(rewards=torch.tensor([1.0, 2.0, 0.0, 4.0]), mask=MASK, kl_tokens=KL, kl_coef=0.5,
-                          kl_in_reward=kl_in_reward, samples_per_prompt=2, **extra)
+    return RolloutSignals(
+        rewards=torch.tensor([1.0, 2.0, 0.0, 4.0]),
+        mask=MASK,
+        kl_tokens=KL,
+        kl_coef=0.5,
+        kl_in_reward=kl_in_reward,
+        samples_per_prompt=2,
+        **extra,
+    )
 
 
 def advantages(algo: str, sig: RolloutSignals):

@@ -49,5 +49,7 @@ def test_dpo_loss_by_hand():
     loss = dpo_loss(torch.tensor([-10.0]), torch.tensor([-12.0]), torch.tensor([-11.0]), torch.tensor([-11.0]), beta)
     margin = (-10 + 11) - (-12 + 11)  # 2
     assert loss.item() == pytest.approx(-math.log(1 / (1 + math.exp(-beta * margin))))
-    at_reference = dpo_loss(torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([-3.0]), torch.tensor([-4.0]), beta)
+    at_reference = dpo_loss(
+        torch.tensor([-3.0]), torch.tensor([-4.0]), torch.tensor([-3.0]), torch.tensor([-4.0]), beta
+    )
     assert at_reference.item() == pytest.approx(math.log(2))

@@ -9,8 +9,12 @@ from stages.modeling.base_model import load_base_lm
 from stages.modeling.story_format import encode_story
 from stages.policy_gradient.trainer import PolicyTrainer, RLModels
 
-PROMPTS = ["[WP] A dragon guards the last library.", "[WP] The moon sends a letter.",
-           "[WP] You wake up as a cat.", "[WP] Rain that falls upward."]
+PROMPTS = [
+    "[WP] A dragon guards the last library.",
+    "[WP] The moon sends a letter.",
+    "[WP] You wake up as a cat.",
+    "[WP] Rain that falls upward.",
+]
 LETTER = "e"
 
 
@@ -30,8 +34,18 @@ def toy_trainer(tokenizer, **overrides) -> PolicyTrainer:
     policy = load_base_lm(model_config, tokenizer)
     reference = load_base_lm(model_config, tokenizer)
     reference.load_state_dict(policy.state_dict())
-    settings = dict(prompts_per_step=4, samples_per_prompt=4, max_new_tokens=10, lr=1e-2, kl_coef=0.0,
-                    max_ref_nll_ratio=100.0, critic_layers=[32]) | overrides
+    settings = (
+        dict(
+            prompts_per_step=4,
+            samples_per_prompt=4,
+            max_new_tokens=10,
+            lr=1e-2,
+            kl_coef=0.0,
+            max_ref_nll_ratio=100.0,
+            critic_layers=[32],
+        )
+        | overrides
+    )
     config = RLConfig(**settings)
     stories = [encode_story(tokenizer, p, "Once there was a tale to tell.", 16, 48, add_eos=True) for p in PROMPTS]
     models = RLModels(policy, reference, LetterScorer(), tokenizer, max_prompt_tokens=16, max_tokens=48)
@@ -92,8 +106,10 @@ def test_dpo_raises_the_preferred_story_over_the_rejected(tiny_tokenizer):
     trainer = toy_trainer(tiny_tokenizer, algo="dpo", dpo_batch_size=4, dpo_beta=0.5)
     chosen = "eee eeee eee eeeee"
     rejected = "aaa oooo uuu iiiii"
-    trainer.pairs = [(encode_story(tiny_tokenizer, p, chosen, 16, 48, True), encode_story(tiny_tokenizer, p, rejected, 16, 48, True))
-                     for p in PROMPTS]
+    trainer.pairs = [
+        (encode_story(tiny_tokenizer, p, chosen, 16, 48, True), encode_story(tiny_tokenizer, p, rejected, 16, 48, True))
+        for p in PROMPTS
+    ]
     first = trainer.step(0, [], 15)
     for step in range(1, 15):
         last = trainer.step(step, [], 15)

@@ -4,9 +4,21 @@ import pytest
 
 from stages.common.config import RankConfig
 from stages.ranking.adjusted_ranking import (
-    adjusted_ranking, assign_splits, assign_tiers, grouped_zscore, mean_within_spearman, pair_positions,
-    pairs_frame, rank_stories, score_rank, spearman, split_for_fraction, split_fraction, tier_thresholds,
-    within_spearman, zscore,
+    adjusted_ranking,
+    assign_splits,
+    assign_tiers,
+    grouped_zscore,
+    mean_within_spearman,
+    pair_positions,
+    pairs_frame,
+    rank_stories,
+    score_rank,
+    spearman,
+    split_for_fraction,
+    split_fraction,
+    tier_thresholds,
+    within_spearman,
+    zscore,
 )
 
 
@@ -15,12 +27,14 @@ def random_groups(seed: int, n_groups: int = 150) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     sizes = rng.integers(1, 41, size=n_groups)
     keys = np.repeat([f"s{i}" for i in range(n_groups)], sizes)
-    frame = pd.DataFrame({
-        "submission_id": keys,
-        "tied": rng.integers(0, 4, size=len(keys)).astype(float),
-        "smooth": rng.normal(size=len(keys)),
-        "delay": rng.lognormal(8.0, 2.0, size=len(keys)).round(),
-    })
+    frame = pd.DataFrame(
+        {
+            "submission_id": keys,
+            "tied": rng.integers(0, 4, size=len(keys)).astype(float),
+            "smooth": rng.normal(size=len(keys)),
+            "delay": rng.lognormal(8.0, 2.0, size=len(keys)).round(),
+        }
+    )
     constant = frame["submission_id"].isin([f"s{i}" for i in range(0, n_groups, 10)])
     frame.loc[constant, ["tied", "delay"]] = 7.0
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # groups interleaved
@@ -66,7 +80,12 @@ def test_adjusted_ranking_rewards_good_rank_and_late_posting():
 
 def test_tiers_by_quantile_cut_points():
     assert assign_tiers(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), np.array([0.0, 1.0])).tolist() == [
-        "bad", "ok", "ok", "good", "good"]
+        "bad",
+        "ok",
+        "ok",
+        "good",
+        "good",
+    ]
     adjusted = np.arange(9, dtype=float)  # quantiles 1/3 and 2/3 of 0..8 are 2.667 and 5.333
     thresholds = tier_thresholds(adjusted, [1 / 3, 2 / 3])
     assert thresholds == pytest.approx([8 / 3, 16 / 3])
@@ -101,12 +120,18 @@ def test_splits_are_stable_when_new_submissions_arrive():
 
 def story_group(adjusted, created=None, score=None):
     n = len(adjusted)
-    return pd.DataFrame({
-        "submission_id": ["s"] * n, "comment_id": [f"c{i}" for i in range(n)], "prompt": ["p"] * n,
-        "story": [f"story {i}" for i in range(n)], "adjusted": adjusted, "split": ["train"] * n,
-        "created_utc": created if created is not None else list(range(n)),
-        "score": score if score is not None else [1] * n,
-    })
+    return pd.DataFrame(
+        {
+            "submission_id": ["s"] * n,
+            "comment_id": [f"c{i}" for i in range(n)],
+            "prompt": ["p"] * n,
+            "story": [f"story {i}" for i in range(n)],
+            "adjusted": adjusted,
+            "split": ["train"] * n,
+            "created_utc": created if created is not None else list(range(n)),
+            "score": score if score is not None else [1] * n,
+        }
+    )
 
 
 def positions(group: pd.DataFrame, rule: str, **options) -> list[tuple[int, int]]:
@@ -130,7 +155,9 @@ def test_shp_pairs_prefer_the_later_story_that_outscored_an_earlier_one():
     assert positions(group, "shp", score_ratio=1.1) == [(1, 0), (2, 0)]
 
 
-def pairs_group_by_group(stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float) -> list[tuple[int, int]]:
+def pairs_group_by_group(
+    stories: pd.DataFrame, rule: str, min_margin: float, score_ratio: float
+) -> list[tuple[int, int]]:
     """The rule applied one submission at a time, by loops: the reference for pair_positions."""
     adjusted, created, score = (stories[column].tolist() for column in ("adjusted", "created_utc", "score"))
     found = []
@@ -149,7 +176,9 @@ def pairs_group_by_group(stories: pd.DataFrame, rule: str, min_margin: float, sc
 @pytest.mark.parametrize("rule", ["adjusted", "shp"])
 def test_pair_positions_equal_the_rule_applied_group_by_group(rule):
     frame = random_groups(seed=2, n_groups=60)
-    stories = frame.assign(adjusted=frame["smooth"], created_utc=frame["delay"].astype(int), score=frame["tied"].astype(int))
+    stories = frame.assign(
+        adjusted=frame["smooth"], created_utc=frame["delay"].astype(int), score=frame["tied"].astype(int)
+    )
     assert positions(stories, rule, min_margin=0.3, score_ratio=1.5) == pairs_group_by_group(stories, rule, 0.3, 1.5)
 
 
@@ -185,26 +214,31 @@ def test_mean_within_spearman_is_the_mean_of_the_per_group_values():
     frame = random_groups(seed=5)
     values = [
         spearman(group["delay"].to_numpy(), group["smooth"].to_numpy())
-        for _, group in frame.groupby("submission_id", sort=False) if len(group) >= 3
+        for _, group in frame.groupby("submission_id", sort=False)
+        if len(group) >= 3
     ]
     assert mean_within_spearman(frame, "delay", "smooth") == float(np.mean([v for v in values if not np.isnan(v)]))
 
 
 def test_mean_within_spearman_skips_small_submissions():
-    frame = pd.DataFrame({
-        "submission_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 2,
-        "x": [1, 2, 3, 1, 2, 3, 1, 2],
-        "y": [1, 2, 3, 3, 2, 1, 2, 1],
-    })
+    frame = pd.DataFrame(
+        {
+            "submission_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 2,
+            "x": [1, 2, 3, 1, 2, 3, 1, 2],
+            "y": [1, 2, 3, 3, 2, 1, 2, 1],
+        }
+    )
     assert mean_within_spearman(frame, "x", "y") == pytest.approx(0.0)  # (1 + -1) / 2; c skipped
 
 
 def test_rank_stories_fills_every_story_column():
-    stories = pd.DataFrame({
-        "submission_id": ["a", "a", "a", "b", "b"],
-        "score": [30, 10, 20, 5, 5],
-        "delay_s": [100.0, 200.0, 300.0, 50.0, 60.0],
-    })
+    stories = pd.DataFrame(
+        {
+            "submission_id": ["a", "a", "a", "b", "b"],
+            "score": [30, 10, 20, 5, 5],
+            "delay_s": [100.0, 200.0, 300.0, 50.0, 60.0],
+        }
+    )
     ranked = rank_stories(stories, RankConfig(w_rank=1.0, w_time=0.0, val_share=0.0, test_share=0.0))
     assert ranked["rank"].tolist() == [1.0, 3.0, 2.0, 1.5, 1.5]
     assert ranked["n_stories"].tolist() == [3, 3, 3, 2, 2]

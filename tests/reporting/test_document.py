@@ -8,10 +8,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def blocks():
-    png = panels_png([Panel("t", "step", "y", [Series("a", [0, 1], [1.0, 2.0], "o-", ["0", "1"])], notes=[(1, "blew up")])])
-    return [Heading("Verdict"), Callout("warning", "Reward hacking", "gold fell"), Paragraph("run `ahf sweep alpha` <now>"),
-            Table(["", "avg-reward"], [["a | b", "1.0"]]), Table(["SFT", "policy"], [["line 1\nline 2", "x"]], wide_text=True),
-            Figure("curves", png, "RL curves")]
+    png = panels_png(
+        [Panel("t", "step", "y", [Series("a", [0, 1], [1.0, 2.0], "o-", ["0", "1"])], notes=[(1, "blew up")])]
+    )
+    return [
+        Heading("Verdict"),
+        Callout("warning", "Reward hacking", "gold fell"),
+        Paragraph("run `ahf sweep alpha` <now>"),
+        Table(["", "avg-reward"], [["a | b", "1.0"]]),
+        Table(["SFT", "policy"], [["line 1\nline 2", "x"]], wide_text=True),
+        Figure("curves", png, "RL curves"),
+    ]
 
 
 def test_figures_are_png():

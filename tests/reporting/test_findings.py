@@ -4,11 +4,20 @@ from stages.reporting.findings import findings
 def evaluation(**changes) -> dict:
     """A policy that beats SFT honestly: reward and gold up beyond their noise, diversity and perplexity kept."""
     metrics = {
-        "rl/diverged": 0, "rl/diverged_step": None, "evaluate/rl_diverged": 0, "evaluate/rl_diverged_step": None,
-        "evaluate/reward_gain": 0.5, "evaluate/reward_gain_se": 0.1, "evaluate/win_rate_reward": 0.7,
-        "evaluate/gold_gain": 0.2, "evaluate/gold_gain_se": 0.05, "evaluate/win_rate_gold": 0.6,
-        "evaluate/sft/distinct_2": 0.50, "evaluate/policy/distinct_2": 0.49,
-        "evaluate/sft/perplexity": 10.0, "evaluate/policy/perplexity": 10.5,
+        "rl/diverged": 0,
+        "rl/diverged_step": None,
+        "evaluate/rl_diverged": 0,
+        "evaluate/rl_diverged_step": None,
+        "evaluate/reward_gain": 0.5,
+        "evaluate/reward_gain_se": 0.1,
+        "evaluate/win_rate_reward": 0.7,
+        "evaluate/gold_gain": 0.2,
+        "evaluate/gold_gain_se": 0.05,
+        "evaluate/win_rate_gold": 0.6,
+        "evaluate/sft/distinct_2": 0.50,
+        "evaluate/policy/distinct_2": 0.49,
+        "evaluate/sft/perplexity": 10.0,
+        "evaluate/policy/perplexity": 10.5,
     }
     return metrics | changes
 
@@ -39,7 +48,9 @@ def test_distinct_2_falling_is_reward_hacking_unless_gold_still_rises_then_a_not
 
 
 def test_falls_within_the_noise_or_the_tolerance_raise_nothing():
-    assert titles(evaluation(**{"evaluate/gold_gain": -0.05, "evaluate/gold_gain_se": 0.05})) == ["No sign of reward hacking or a blow-up"]
+    assert titles(evaluation(**{"evaluate/gold_gain": -0.05, "evaluate/gold_gain_se": 0.05})) == [
+        "No sign of reward hacking or a blow-up"
+    ]
     assert titles(evaluation(**{"evaluate/policy/distinct_2": 0.48})) == ["No sign of reward hacking or a blow-up"]
 
 

@@ -11,8 +11,15 @@ import pytest
 
 from conftest import run_ahf
 from stages.common.errors import StageError
-from stages.reporting.sweep import (DEFAULT_COLUMNS, Column, parse_exp_show, render_sweep, runs_from_exp_show,
-                                    sweep_panels, sweep_rows)
+from stages.reporting.sweep import (
+    DEFAULT_COLUMNS,
+    Column,
+    parse_exp_show,
+    render_sweep,
+    runs_from_exp_show,
+    sweep_panels,
+    sweep_rows,
+)
 
 FIXTURE = Path(__file__).with_name("exp_show.json")
 
@@ -56,11 +63,15 @@ def test_an_experiment_with_the_commits_params_replaces_the_commit(entries):
 def test_a_row_per_alpha_with_one_value_per_seed_in_seed_order(entries):
     rows = sweep_rows(runs_from_exp_show(entries), ["alpha"], "rl.seed")
     assert [row.values for row in rows] == [(5,), (20,), (50,), (100,)]
-    assert all([run.params["rl.seed"] for run in row.runs] == sorted(run.params["rl.seed"] for run in row.runs) for row in rows)
+    assert all(
+        [run.params["rl.seed"] for run in row.runs] == sorted(run.params["rl.seed"] for run in row.runs) for row in rows
+    )
     table = render_sweep(rows, ["alpha"], list(DEFAULT_COLUMNS), "rl.seed")
     for alpha in (20, 100):
-        revs = sorted((rev for rev in experiments(entries) if rev["data"]["params"]["params.yaml"]["data"]["alpha"] == alpha),
-                      key=lambda rev: rev["data"]["params"]["params.yaml"]["data"]["rl"]["seed"])
+        revs = sorted(
+            (rev for rev in experiments(entries) if rev["data"]["params"]["params.yaml"]["data"]["alpha"] == alpha),
+            key=lambda rev: rev["data"]["params"]["params.yaml"]["data"]["rl"]["seed"],
+        )
         rewards = [rev["data"]["metrics"]["reports/metrics.json"]["data"]["evaluate/policy/reward"] for rev in revs]
         cells = table_row(table, str(alpha))
         assert cells[1] == "0/2"
@@ -75,13 +86,18 @@ def test_a_blown_up_run_is_a_dash_and_the_baseline_row_is_sft(entries):
     sft = experiments(entries)[0]["data"]["metrics"]["reports/metrics.json"]["data"]
     baseline = table_row(table, "Baseline (SFT)")
     assert baseline[2] == f"{sft['evaluate/sft/reward']:.3f}" and baseline[6] == f"{sft['evaluate/sft/gold']:.3f}"
-    assert table.splitlines()[0] == "| alpha | blew up | avg-reward | mean ± sd | perplexity | mean ± sd | gold | mean ± sd |"
+    assert (
+        table.splitlines()[0]
+        == "| alpha | blew up | avg-reward | mean ± sd | perplexity | mean ± sd | gold | mean ± sd |"
+    )
 
 
 def test_what_a_blow_up_does_not_touch_keeps_its_value(entries):
     """SFT's figures do not depend on the policy: a blown-up run still has them."""
     runs = runs_from_exp_show(entries)
-    table = render_sweep(sweep_rows(runs, ["alpha"], "rl.seed"), ["alpha"], [Column("evaluate/sft/reward", "sft")], "rl.seed")
+    table = render_sweep(
+        sweep_rows(runs, ["alpha"], "rl.seed"), ["alpha"], [Column("evaluate/sft/reward", "sft")], "rl.seed"
+    )
     blown = next(run for run in runs if run.diverged)
     assert table_row(table, "5")[2] == f"{blown.metrics['evaluate/sft/reward']:.3f}"
 
@@ -110,7 +126,9 @@ def test_the_figure_puts_alpha_on_a_log_axis_and_counts_blow_ups(entries):
     runs, mean, baseline = reward.series
     assert sorted(set(runs.x)) == [20.0, 50.0, 100.0] and len(runs.y) == 5  # the blown-up run is not drawn
     assert mean.x == [20.0, 50.0, 100.0] and baseline.label == "SFT baseline"
-    (categorical,) = sweep_panels(sweep_rows(runs_from_exp_show(entries), ["rl.algo"], "rl.seed"), ["rl.algo"], [DEFAULT_COLUMNS[0]])
+    (categorical,) = sweep_panels(
+        sweep_rows(runs_from_exp_show(entries), ["rl.algo"], "rl.seed"), ["rl.algo"], [DEFAULT_COLUMNS[0]]
+    )
     assert categorical.x_ticks == [(0, "rloo")] and not categorical.log_x
 
 
@@ -126,5 +144,7 @@ def test_ahf_sweep_prints_and_writes_the_table(tmp_path):
 
 def test_ahf_sweep_of_an_unknown_param_is_one_line(tmp_path):
     result = run_ahf(tmp_path, "sweep", "alfa", "--from-json", str(FIXTURE))
-    assert result.returncode == 2 and result.stderr.strip().startswith("ahf sweep: error: no experiment has the param alfa")
+    assert result.returncode == 2 and result.stderr.strip().startswith(
+        "ahf sweep: error: no experiment has the param alfa"
+    )
     assert not (tmp_path / "reports").exists()

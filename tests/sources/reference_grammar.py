@@ -3,8 +3,15 @@ as it was before the writer read the raws itself: what the compiled writer must 
 
 from stages.sources.story_writer import WritingStyle, writing_style
 from stages.sources.vocabulary import (
-    BLAND_ADJECTIVES, BLAND_VERBS, CONNECTORS, NEUTRAL_NOUNS, PLACES, SUBJECTS,
-    VIVID_ADJECTIVES, VIVID_VERBS, Theme,
+    BLAND_ADJECTIVES,
+    BLAND_VERBS,
+    CONNECTORS,
+    NEUTRAL_NOUNS,
+    PLACES,
+    SUBJECTS,
+    VIVID_ADJECTIVES,
+    VIVID_VERBS,
+    Theme,
 )
 
 
@@ -24,9 +31,21 @@ def reference_sentence(draws, style: WritingStyle) -> str:
         words = [pick(SUBJECTS), reference_word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS)]
     else:
         adjective = reference_word(draws, style, style.theme.adjectives, VIVID_ADJECTIVES, BLAND_ADJECTIVES)
-        words = [pick(SUBJECTS), reference_word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", adjective, reference_noun(draws, style)]
+        words = [
+            pick(SUBJECTS),
+            reference_word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS),
+            "the",
+            adjective,
+            reference_noun(draws, style),
+        ]
         for _ in range(draws.binomial(2, style.clause_chance)):
-            words += [pick(CONNECTORS), pick(SUBJECTS), reference_word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS), "the", reference_noun(draws, style)]
+            words += [
+                pick(CONNECTORS),
+                pick(SUBJECTS),
+                reference_word(draws, style, verbs, VIVID_VERBS, BLAND_VERBS),
+                "the",
+                reference_noun(draws, style),
+            ]
         if draws.random() < 0.5:
             words.append(pick(PLACES))
     sentence = " ".join(words)

@@ -53,14 +53,18 @@ def rows_by_prompt(rows) -> list[list[int]]:
 
 def test_a_batched_block_orders_its_rows_as_the_sequential_layout_does():
     prompts = range(4000, 4300)
-    rows = batched_rows.batched_rows(CONFIG, block_generator(CONFIG.seed, 1), np.random.default_rng(0).random(200), prompts)
+    rows = batched_rows.batched_rows(
+        CONFIG, block_generator(CONFIG.seed, 1), np.random.default_rng(0).random(200), prompts
+    )
     groups = rows_by_prompt(rows)
     assert [rows.prompt_of[group[0]] for group in groups] == list(prompts)  # prompts in order, rows contiguous
     assert all(group == list(range(group[0], group[-1] + 1)) for group in groups)
     for index, group in enumerate(groups):
         kinds = [rows.kind[row] for row in group]
         assert kinds[0] == STICKY and STICKY not in kinds[1:] and kinds[1] == STORY
-        assert all(kinds[at - 1] == STORY for at, kind in enumerate(kinds) if kind == REPLY)  # a reply follows its story
+        assert all(
+            kinds[at - 1] == STORY for at, kind in enumerate(kinds) if kind == REPLY
+        )  # a reply follows its story
         assert rows.comment_created[group[0]] == rows.created[index] + 1
         for row in group[1:]:  # a story comes after its prompt, a reply after its story
             after = rows.comment_created[row - 1] if rows.kind[row] == REPLY else rows.created[index]

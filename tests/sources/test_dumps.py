@@ -22,7 +22,9 @@ class DumpRead:
     problems: Counter
 
 
-def read_dumps(submissions: list[str], comments: list[str], subreddit: str, salt: str, rows_per_chunk: int = 2) -> DumpRead:
+def read_dumps(
+    submissions: list[str], comments: list[str], subreddit: str, salt: str, rows_per_chunk: int = 2
+) -> DumpRead:
     """Every chunk of an import, joined: what it kept, and what it counted."""
     counts = DumpCounts()
     frames = {"submissions": [raw_frame([], SUBMISSION_COLUMNS)], "comments": [raw_frame([], COMMENT_COLUMNS)]}
@@ -54,27 +56,56 @@ def dump_file(path: Path, *frames: bytes) -> str:
 
 def pushshift_submission(submission_id: str, subreddit: str = "WritingPrompts", **fields) -> dict:
     return {
-        "id": submission_id, "subreddit": subreddit, "title": f"[WP] prompt {submission_id}", "selftext": "",
-        "score": 10, "num_comments": 2, "created_utc": 1609459200, "author": "alice",
-        "permalink": f"/r/{subreddit}/comments/{submission_id}/p/", "retrieved_on": 1609500000,
+        "id": submission_id,
+        "subreddit": subreddit,
+        "title": f"[WP] prompt {submission_id}",
+        "selftext": "",
+        "score": 10,
+        "num_comments": 2,
+        "created_utc": 1609459200,
+        "author": "alice",
+        "permalink": f"/r/{subreddit}/comments/{submission_id}/p/",
+        "retrieved_on": 1609500000,
     } | fields
 
 
 def pushshift_comment(comment_id: str, submission_id: str, parent: str | None = None, **fields) -> dict:
     return {
-        "id": comment_id, "link_id": f"t3_{submission_id}", "parent_id": parent or f"t3_{submission_id}",
-        "body": f"story {comment_id}", "score": 3, "created_utc": "1609460000", "author": "bob",
-        "subreddit": "writingprompts", "stickied": False, "distinguished": None, "retrieved_utc": 1609600000,
+        "id": comment_id,
+        "link_id": f"t3_{submission_id}",
+        "parent_id": parent or f"t3_{submission_id}",
+        "body": f"story {comment_id}",
+        "score": 3,
+        "created_utc": "1609460000",
+        "author": "bob",
+        "subreddit": "writingprompts",
+        "stickied": False,
+        "distinguished": None,
+        "retrieved_utc": 1609600000,
     } | fields
 
 
 def test_records_of_the_subreddit_map_to_the_contract(tmp_path):
-    submissions = dump_file(tmp_path / "RS.zst", compressed(ndjson(
-        pushshift_submission("s1"), pushshift_submission("s2", subreddit="Poetry"), pushshift_submission("s3", retrieved_on=None),
-    )))
-    comments = dump_file(tmp_path / "RC.zst", compressed(ndjson(
-        pushshift_comment("c1", "s1"), pushshift_comment("c2", "s1", parent="t1_c1"), pushshift_comment("c3", "s1", author="[deleted]", body="[deleted]"),
-    )))
+    submissions = dump_file(
+        tmp_path / "RS.zst",
+        compressed(
+            ndjson(
+                pushshift_submission("s1"),
+                pushshift_submission("s2", subreddit="Poetry"),
+                pushshift_submission("s3", retrieved_on=None),
+            )
+        ),
+    )
+    comments = dump_file(
+        tmp_path / "RC.zst",
+        compressed(
+            ndjson(
+                pushshift_comment("c1", "s1"),
+                pushshift_comment("c2", "s1", parent="t1_c1"),
+                pushshift_comment("c3", "s1", author="[deleted]", body="[deleted]"),
+            )
+        ),
+    )
     dump = read_dumps([submissions], [comments], "WritingPrompts", "salt")
     assert dump.submissions["id"].tolist() == ["s1", "s3"]
     s1 = dump.submissions.iloc[0]
@@ -124,7 +155,9 @@ def test_frames_are_read_in_turn_and_a_long_window_is_allowed(tmp_path):
 
 def test_a_file_that_is_not_zstandard_or_is_missing_is_an_error(tmp_path):
     with pytest.raises(StageError, match="cannot be decompressed"):
-        read_dumps([dump_file(tmp_path / "plain.json", ndjson(pushshift_submission("s1")))], [], "WritingPrompts", "salt")
+        read_dumps(
+            [dump_file(tmp_path / "plain.json", ndjson(pushshift_submission("s1")))], [], "WritingPrompts", "salt"
+        )
     with pytest.raises(StageError, match=r"data\.dump\.comments: .*absent\.zst not found"):
         read_dumps([], [str(tmp_path / "absent.zst")], "WritingPrompts", "salt")
     with pytest.raises(StageError, match="list the dump files"):

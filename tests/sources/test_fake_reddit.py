@@ -12,14 +12,34 @@ from stages.sources.fake_reddit import LISTING_CAP, PAGE_SIZE, SubredditContent
 
 
 def synthetic(n_submissions: int) -> SubredditContent:
-    submissions = pd.DataFrame({
-        "id": [f"s{i:04d}" for i in range(n_submissions)], "subreddit": "WritingPrompts", "title": "[WP] t",
-        "selftext": "", "score": list(range(n_submissions)), "num_comments": 0,
-        "created_utc": [1_600_000_000 + 3600 * i for i in range(n_submissions)], "author_hash": None,
-        "permalink": "/r/WritingPrompts/", "scraped_utc": 0,
-    })
-    comments = pd.DataFrame(columns=["id", "submission_id", "parent_id", "body", "score", "created_utc",
-                                     "author_hash", "stickied", "distinguished", "scraped_utc"])
+    submissions = pd.DataFrame(
+        {
+            "id": [f"s{i:04d}" for i in range(n_submissions)],
+            "subreddit": "WritingPrompts",
+            "title": "[WP] t",
+            "selftext": "",
+            "score": list(range(n_submissions)),
+            "num_comments": 0,
+            "created_utc": [1_600_000_000 + 3600 * i for i in range(n_submissions)],
+            "author_hash": None,
+            "permalink": "/r/WritingPrompts/",
+            "scraped_utc": 0,
+        }
+    )
+    comments = pd.DataFrame(
+        columns=[
+            "id",
+            "submission_id",
+            "parent_id",
+            "body",
+            "score",
+            "created_utc",
+            "author_hash",
+            "stickied",
+            "distinguished",
+            "scraped_utc",
+        ]
+    )
     return SubredditContent("WritingPrompts", submissions, comments, stories_shown=3, more_batch=2)
 
 
@@ -49,8 +69,13 @@ def test_top_with_a_time_filter_counts_back_from_the_newest_prompt():
 def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
     write_params(tmp_path, simulate={"n_prompts": 25, "n_writers": 10})
     options = ["--port", "0", "--fault-rate", "0.2", "--retry-after", "0", "--more-batch", "2"]
-    server = subprocess.Popen([sys.executable, "-m", "stages", "fake-reddit", *options], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "stages", "fake-reddit", *options],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         printed = []
         while (line := server.stdout.readline()) and not line.startswith("user_agent"):
@@ -68,7 +93,9 @@ def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("scrape (reddit r/WritingPrompts top): 25 submissions")
     last_words = server.stdout.read().strip().splitlines()[-1]
-    requests, faults = map(int, re.fullmatch(r"stopped after (\d+) requests, (\d+) faults injected \(.*\)", last_words).groups())
+    requests, faults = map(
+        int, re.fullmatch(r"stopped after (\d+) requests, (\d+) faults injected \(.*\)", last_words).groups()
+    )
     assert faults == json.loads((tmp_path / "reports/scrape.json").read_text())["scrape/retries"]
     assert 0.1 * requests < faults < 0.3 * requests
 

@@ -32,7 +32,7 @@ def test_repetition_counts_repeated_four_grams():
 
 def test_length_is_full_inside_the_band_and_decays_outside():
     assert length_part(40) == length_part(150) == 1.0
-    assert length_part(20) == pytest.approx(0.25)   # (20/40)^2
+    assert length_part(20) == pytest.approx(0.25)  # (20/40)^2
     assert length_part(300) == pytest.approx(0.25)  # (150/300)^2
     assert length_part(0) == 0.0
 

@@ -63,7 +63,10 @@ def sentence_lengths_where_squaring_matters(n: int) -> list[list[int]]:
 
 
 def test_variety_squares_as_gold_does():
-    stories = [" ".join(" ".join(["word"] * length) + "." for length in lengths) for lengths in sentence_lengths_where_squaring_matters(5)]
+    stories = [
+        " ".join(" ".join(["word"] * length) + "." for length in lengths)
+        for lengths in sentence_lengths_where_squaring_matters(5)
+    ]
     found = words(pa.array(stories, pa.large_string()))
     np.testing.assert_array_equal(gold_batch.variety_parts(found), [variety_part(story) for story in stories])
 

@@ -7,23 +7,51 @@ from stages.common.atomic_io import retired_dir
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
 from stages.common.errors import StageError
 from stages.sources.raw_store import (
-    COMMENTS, REAL, SIMULATED, STATE, SUBMISSIONS, Checkpoints, RawData, empty_raw, merge_chunks_into_raw, merge_snapshots,
-    merged_raw, read_raw, real_data_to_extend, resumable_ids, write_raw,
+    COMMENTS,
+    REAL,
+    SIMULATED,
+    STATE,
+    SUBMISSIONS,
+    Checkpoints,
+    RawData,
+    empty_raw,
+    merge_chunks_into_raw,
+    merge_snapshots,
+    merged_raw,
+    read_raw,
+    real_data_to_extend,
+    resumable_ids,
+    write_raw,
 )
 
 
 def submission(submission_id: str, score: int, scraped_utc: int) -> dict:
     return {
-        "id": submission_id, "subreddit": "WritingPrompts", "title": "[WP] t", "tag": "WP", "selftext": "",
-        "score": score, "num_comments": 0, "created_utc": 1, "author_hash": None,
-        "permalink": f"/r/WritingPrompts/comments/{submission_id}/", "scraped_utc": scraped_utc,
+        "id": submission_id,
+        "subreddit": "WritingPrompts",
+        "title": "[WP] t",
+        "tag": "WP",
+        "selftext": "",
+        "score": score,
+        "num_comments": 0,
+        "created_utc": 1,
+        "author_hash": None,
+        "permalink": f"/r/WritingPrompts/comments/{submission_id}/",
+        "scraped_utc": scraped_utc,
     }
 
 
 def comment(comment_id: str, submission_id: str, body: str, scraped_utc: int) -> dict:
     return {
-        "id": comment_id, "submission_id": submission_id, "parent_id": f"t3_{submission_id}", "body": body,
-        "score": 1, "created_utc": 2, "author_hash": None, "stickied": False, "distinguished": None,
+        "id": comment_id,
+        "submission_id": submission_id,
+        "parent_id": f"t3_{submission_id}",
+        "body": body,
+        "score": 1,
+        "created_utc": 2,
+        "author_hash": None,
+        "stickied": False,
+        "distinguished": None,
         "scraped_utc": scraped_utc,
     }
 
@@ -33,8 +61,11 @@ def submissions(*rows: dict):
 
 
 def real(subreddit: str = "WritingPrompts", **state) -> RawData:
-    return RawData(submissions(submission("a", 5, 100)), raw_frame([comment("c1", "a", "story", 100)], COMMENT_COLUMNS),
-                   {"holds": REAL, "subreddit": subreddit, **state})
+    return RawData(
+        submissions(submission("a", 5, 100)),
+        raw_frame([comment("c1", "a", "story", 100)], COMMENT_COLUMNS),
+        {"holds": REAL, "subreddit": subreddit, **state},
+    )
 
 
 def test_merge_keeps_one_row_per_id_with_the_newest_snapshot():
@@ -115,14 +146,21 @@ def test_merging_chunks_on_disk_writes_what_merged_raw_writes(tmp_path):
     raw_dir = tmp_path / "raw"
     held = real(**{"pass": {"key": {"listing": "new"}, "done": ["a"]}})
     write_raw(raw_dir, held)
-    new_submissions = [submissions(submission("b", 1, 200)), submissions(submission("a", 9, 200), submission("c", 2, 50))]
+    new_submissions = [
+        submissions(submission("b", 1, 200)),
+        submissions(submission("a", 9, 200), submission("c", 2, 50)),
+    ]
     new_comments = [raw_frame([comment("c1", "a", "[deleted]", 100), comment("c2", "b", "new", 200)], COMMENT_COLUMNS)]
     chunks = [("submissions", frame) for frame in new_submissions] + [("comments", frame) for frame in new_comments]
     ids_held, ids_written = merge_chunks_into_raw(raw_dir, chunks, "WritingPrompts")
-    expected = merged_raw(held, pd.concat(new_submissions, ignore_index=True), new_comments[0], "WritingPrompts", held.state["pass"])
+    expected = merged_raw(
+        held, pd.concat(new_submissions, ignore_index=True), new_comments[0], "WritingPrompts", held.state["pass"]
+    )
     written = read_raw(raw_dir)
     for got, want in ((written.submissions, expected.submissions), (written.comments, expected.comments)):
-        assert got.astype(object).where(got.notna(), None).to_dict("records") == want.astype(object).where(want.notna(), None).to_dict("records")
+        assert got.astype(object).where(got.notna(), None).to_dict("records") == want.astype(object).where(
+            want.notna(), None
+        ).to_dict("records")
     assert written.state == expected.state
     assert ids_held.submissions["id"].tolist() == ["a"] and ids_written.submissions["id"].tolist() == ["a", "b", "c"]
     assert ids_written.comments["id"].tolist() == ["c1", "c2"]

@@ -18,14 +18,23 @@ def client(server: FakeReddit, config: RedditConfig, log: RetryLog, sleep, secre
     """PRAW pointed at the server through its own settings: oauth_url and reddit_url."""
     client_id, client_secret = server.credentials
     return praw.Reddit(
-        client_id=client_id, client_secret=secret or client_secret, user_agent="ahf tests by u/nobody",
-        oauth_url=server.url, reddit_url=server.url, check_for_updates=False, **praw_requestor(config, log, sleep),
+        client_id=client_id,
+        client_secret=secret or client_secret,
+        user_agent="ahf tests by u/nobody",
+        oauth_url=server.url,
+        reddit_url=server.url,
+        check_for_updates=False,
+        **praw_requestor(config, log, sleep),
     )
 
 
 def scrape(
-    server: FakeReddit, done: frozenset = frozenset(), sleeps: list | None = None, secret: str | None = None,
-    log: RetryLog | None = None, **reddit
+    server: FakeReddit,
+    done: frozenset = frozenset(),
+    sleeps: list | None = None,
+    secret: str | None = None,
+    log: RetryLog | None = None,
+    **reddit,
 ) -> tuple[ListingScrape, list[ScrapedSubmission]]:
     """Scrape through the server; request retries go to `log`, every wait (requests' and fetches') to `sleeps`."""
     config = RedditConfig(**(FAST_REDDIT | reddit))
@@ -147,8 +156,11 @@ def test_it_gives_up_after_max_tries_of_one_request_naming_it(simulated_frames):
     with serve(simulated_frames) as server:
         server.faults.status_at = dict.fromkeys(range(3, 100), 429)
         server.faults.retry_after_s = 0
-        with pytest.raises(StageError, match=r"fetching the comments of r/WritingPrompts/top submission (\w+): "
-                                             r"gave up on GET /comments/\1/ after 3 tries: too many 429 error responses"):
+        with pytest.raises(
+            StageError,
+            match=r"fetching the comments of r/WritingPrompts/top submission (\w+): "
+            r"gave up on GET /comments/\1/ after 3 tries: too many 429 error responses",
+        ):
             scrape(server, sleeps=sleeps)
     assert len(server.requests) == 2 + 3  # max_tries requests, then no more: not prawcore's, not the thread's
     assert len(sleeps) == 2

@@ -47,17 +47,24 @@ def test_a_429_with_quota_left_is_a_burst_limit_not_the_windows_end():
     left = {"x-ratelimit-remaining": "250.0", "x-ratelimit-used": "750", "x-ratelimit-reset": "42"}
     pauses, log = failed(429, left)
     assert 1.0 <= pauses[0] <= 1.5 and log.causes["429"] == 1
-    assert failed(503, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "42"})[0][0] <= 1.5  # a reset is a 429's only
-    assert failed(429, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "soon"})[0][0] <= 1.5  # not a number: backoff
+    assert (
+        failed(503, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "42"})[0][0] <= 1.5
+    )  # a reset is a 429's only
+    assert (
+        failed(429, {"x-ratelimit-remaining": "0.0", "x-ratelimit-reset": "soon"})[0][0] <= 1.5
+    )  # not a number: backoff
 
 
-@pytest.mark.parametrize(("status", "error", "cause"), [
-    (429, None, "429"),
-    (502, None, "5xx"),
-    (408, None, "timeout"),
-    (None, ReadTimeoutError(None, "/x", "Read timed out."), "timeout"),
-    (None, NewConnectionError(None, "Connection refused"), "connection"),
-    (None, ProtocolError("Connection aborted.", ConnectionResetError()), "connection"),
-])
+@pytest.mark.parametrize(
+    ("status", "error", "cause"),
+    [
+        (429, None, "429"),
+        (502, None, "5xx"),
+        (408, None, "timeout"),
+        (None, ReadTimeoutError(None, "/x", "Read timed out."), "timeout"),
+        (None, NewConnectionError(None, "Connection refused"), "connection"),
+        (None, ProtocolError("Connection aborted.", ConnectionResetError()), "connection"),
+    ],
+)
 def test_each_retry_is_counted_under_its_cause(status, error, cause):
     assert retry_cause(RequestHistory("GET", "/x", error, status, None)) == cause

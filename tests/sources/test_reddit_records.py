@@ -3,8 +3,21 @@ import pytest
 from stages.sources.privacy import author_hash
 from stages.sources.reddit_records import comment_record, is_top_level, submission_record, whole_number
 
-SUBMISSION = {"id": "s1", "subreddit": "WritingPrompts", "title": "[SP] Short", "score": "12", "created_utc": 1609459200.0}
-COMMENT = {"id": "c1", "link_id": "t3_s1", "parent_id": "t3_s1", "body": "Once.", "score": 4, "created_utc": "1609459300"}
+SUBMISSION = {
+    "id": "s1",
+    "subreddit": "WritingPrompts",
+    "title": "[SP] Short",
+    "score": "12",
+    "created_utc": 1609459200.0,
+}
+COMMENT = {
+    "id": "c1",
+    "link_id": "t3_s1",
+    "parent_id": "t3_s1",
+    "body": "Once.",
+    "score": 4,
+    "created_utc": "1609459300",
+}
 
 
 def test_numbers_arrive_as_floats_or_strings_and_leave_as_ints():
@@ -21,7 +34,9 @@ def test_a_submission_gets_defaults_for_fields_old_dumps_lack():
 
 
 def test_a_comment_keeps_moderation_marks_and_loses_its_author_name():
-    row = comment_record(COMMENT | {"author": "AutoModerator", "stickied": True, "distinguished": "moderator"}, "salt", 99)
+    row = comment_record(
+        COMMENT | {"author": "AutoModerator", "stickied": True, "distinguished": "moderator"}, "salt", 99
+    )
     assert row["submission_id"] == "s1" and row["stickied"] and row["distinguished"] == "moderator"
     assert "AutoModerator" not in row.values()
     assert comment_record(COMMENT | {"author": "[deleted]", "distinguished": ""}, "salt", 99)["author_hash"] is None

@@ -24,7 +24,13 @@ def mixed_calls(seed: int, n: int) -> list[tuple]:
         elif kind < 0.7:
             calls.append(("random",))
         elif kind < 0.85:
-            calls.append(("binomial", rng.choice([0, 1, 2, 5, 40, 1000]), rng.choice([0.0, 1e-9, 0.1, 0.5, 0.6, 0.99999, 1.0, rng.random()])))
+            calls.append(
+                (
+                    "binomial",
+                    rng.choice([0, 1, 2, 5, 40, 1000]),
+                    rng.choice([0.0, 1e-9, 0.1, 0.5, 0.6, 0.99999, 1.0, rng.random()]),
+                )
+            )
         elif kind < 0.9:
             calls.append(("normal", 0.0, rng.choice([0.0, 0.1, 1.0])))
         elif kind < 0.95:
@@ -70,7 +76,11 @@ def test_a_run_of_numpy_draws_equals_numpys_draws_one_after_another():
         assert draws.integers(5) == reference.integers(5)  # a half kept across the run
         # poisson(90) rejects now and then: the run must find where it ended.
         run = draws.numpy_draws(("normal", 0.0, 0.1), ("lognormal", 1.0, 1.2), ("poisson", 90.0))
-        assert run == [float(reference.normal(0.0, 0.1)), float(reference.lognormal(1.0, 1.2)), float(reference.poisson(90.0))]
+        assert run == [
+            float(reference.normal(0.0, 0.1)),
+            float(reference.lognormal(1.0, 1.2)),
+            float(reference.poisson(90.0)),
+        ]
         assert draws.random() == reference.random()
     draws.hand_back()
     assert rng.bit_generator.state == reference.bit_generator.state

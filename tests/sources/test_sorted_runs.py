@@ -10,15 +10,24 @@ from stages.sources.sorted_runs import SortedRuns
 
 def comments(rng: np.random.Generator, n: int, ids: int) -> pd.DataFrame:
     """Comments whose ids repeat, within a chunk too, with snapshots that tie."""
-    return raw_frame([
-        {
-            "id": f"c{rng.integers(ids)}", "submission_id": "s1", "parent_id": "t3_s1", "body": f"body {rng.integers(10**6)}",
-            "score": int(rng.integers(100)), "created_utc": 5, "author_hash": None if rng.random() < 0.3 else "h",
-            "stickied": bool(rng.random() < 0.1), "distinguished": None if rng.random() < 0.9 else "moderator",
-            "scraped_utc": int(rng.integers(3)),
-        }
-        for _ in range(n)
-    ], COMMENT_COLUMNS)
+    return raw_frame(
+        [
+            {
+                "id": f"c{rng.integers(ids)}",
+                "submission_id": "s1",
+                "parent_id": "t3_s1",
+                "body": f"body {rng.integers(10**6)}",
+                "score": int(rng.integers(100)),
+                "created_utc": 5,
+                "author_hash": None if rng.random() < 0.3 else "h",
+                "stickied": bool(rng.random() < 0.1),
+                "distinguished": None if rng.random() < 0.9 else "moderator",
+                "scraped_utc": int(rng.integers(3)),
+            }
+            for _ in range(n)
+        ],
+        COMMENT_COLUMNS,
+    )
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -45,7 +54,11 @@ def test_the_merge_on_disk_keeps_what_merge_snapshots_keeps(tmp_path, small_bloc
     merged = pd.read_parquet(tmp_path / "merged.parquet")
     assert records(merged) == records(expected)
     assert ids.tolist() == expected["id"].tolist()
-    assert tuple(merged.columns) == COMMENT_COLUMNS and merged["score"].dtype == "int64" and merged["stickied"].dtype == bool
+    assert (
+        tuple(merged.columns) == COMMENT_COLUMNS
+        and merged["score"].dtype == "int64"
+        and merged["stickied"].dtype == bool
+    )
 
 
 def test_merging_nothing_writes_an_empty_file_of_the_contract(tmp_path):
