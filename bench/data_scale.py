@@ -88,6 +88,7 @@ def dump_block(rng: np.random.Generator, bodies: list[str], first: int, n: int) 
         rng.integers(1, 500, size=n).tolist(),
         rng.integers(1, 5000, size=n).tolist(),
         (rng.random(n) < 0.2).tolist(),
+        strict=True,
     ):
         if index % GARBLED_EVERY == GARBLED_EVERY - 1:
             lines.append('{"id": "garbled", "body": "cut of\n')
@@ -133,7 +134,8 @@ def bench_dump(folder: Path, n_lines: int) -> Measure:
     started = time.perf_counter()
     write_dump(path, n_lines)
     print(
-        f"wrote {n_lines:,} dump lines ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - started:.0f} s",
+        f"wrote {n_lines:,} dump lines ({path.stat().st_size / 2**20:,.0f} MiB) in "
+        f"{time.perf_counter() - started:.0f} s",
         flush=True,
     )
     write_params(folder, {"source": "dump", "dump": {"submissions": [], "comments": [str(path)]}}, {})

@@ -163,7 +163,7 @@ def bench_data(model_config: ModelConfig, rl_config: RLConfig, prompts_needed: i
         train = split_of(load_stories(), "train", "stories")
         prompts = sorted(train["prompt"].unique())
         rows = train[train["tier"].isin(rl_config.ref_tiers)]
-        pairs = list(zip(rows["prompt"], rows["story"]))
+        pairs = list(zip(rows["prompt"], rows["story"], strict=True))
         source = f"the train split's {len(prompts)} prompts (data/processed), models/sft and models/reward"
         trained = True
     else:
@@ -173,7 +173,8 @@ def bench_data(model_config: ModelConfig, rl_config: RLConfig, prompts_needed: i
         themes = [draws.pick(THEMES) for _ in range(max(prompts_needed, SYNTHETIC_STORIES))]
         prompts = [write_prompt(draws, theme) for theme in themes]
         pairs = [
-            (prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0)))) for prompt, theme in zip(prompts, themes)
+            (prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0))))
+            for prompt, theme in zip(prompts, themes, strict=True)
         ]
         tokenizer = train_bpe_tokenizer(
             [prompt_prefix(p) for p in prompts] + [s for _, s in pairs], model_config.vocab_size
@@ -403,7 +404,7 @@ def trl_comparison(
 def prompt_texts_for_trl(tokenizer, prompts: list[str], max_prompt_tokens: int) -> dict[str, str]:
     """The text whose tokens are exactly those ahf feeds the policy (prefix, truncation and all)."""
     texts = {}
-    for prompt, ids in zip(prompts, encode_prompts(tokenizer, prompts, max_prompt_tokens)):
+    for prompt, ids in zip(prompts, encode_prompts(tokenizer, prompts, max_prompt_tokens), strict=True):
         text = tokenizer.decode(ids, clean_up_tokenization_spaces=False)
         if tokenizer(text)["input_ids"] != ids:  # as TRL tokenizes its prompts
             sys.exit(f"the prompt {prompt!r} does not survive decode and encode: TRL would see other tokens")
@@ -559,7 +560,8 @@ def run_profile(args, model_config: ModelConfig, config: RLConfig) -> None:
     records = clock.records[args.warmup :]
     step_seconds = statistics.median(r.seconds for r in records)
     print(
-        f"prompts: {data.source}; ahf's step, median of {args.steps} after {args.warmup} warm-up: {step_seconds:.3f} s\n"
+        f"prompts: {data.source}; ahf's step, median of {args.steps} after {args.warmup} warm-up: {step_seconds:.3f} "
+        "s\n"
     )
     print("| phase | seconds | share |\n|---|---|---|")
     for phase in PHASES:
@@ -623,7 +625,8 @@ def print_phase_pieces(trainer: PolicyTrainer, prompts: list[str], device: torch
         "update: AdamW": trainer.optimizer.step,
     }
     print(
-        f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout {tuple(rollout.sequences.shape)}, "
+        f"\nthe reference and update phases in pieces, each alone (median of {repeats}; rollout "
+        f"{tuple(rollout.sequences.shape)}, "
         f"SFT stories packed {tuple(ref_batch['input_ids'].shape)}):\n"
     )
     print("| piece | seconds |\n|---|---|")
@@ -670,7 +673,8 @@ def run_malloc_comparison(args) -> None:
             tiny = json.loads(Path(report.name).read_text())["tiny"]
         rows.append((label, tiny, after.ru_stime - before.ru_stime, after.ru_minflt - before.ru_minflt))
     print(
-        "\n| malloc | ahf s/step | TRL s/step | ahf/TRL | ahf system s/step | TRL system s/step | process system s | minor faults |"
+        "\n| malloc | ahf s/step | TRL s/step | ahf/TRL | ahf system s/step | TRL system s/step | process system s | "
+        "minor faults |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for label, tiny, system, faults in rows:

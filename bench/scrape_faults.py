@@ -92,13 +92,15 @@ def main() -> None:
         runs = [scrape_once(args.threads, args.stories, fault_rate, reddit, args.retry_after) for _ in range(args.runs)]
         for run in runs:
             print(
-                f"  faults {fault_rate:.0%}: {run['seconds']:.1f} s, {run['records']} records, {run['requests']} requests"
+                f"  faults {fault_rate:.0%}: {run['seconds']:.1f} s, {run['records']} records, {run['requests']} "
+                "requests"
                 f" ({run['requests_per_record']:.3f} a record), {run['retries']} retries, {run['wait_s']:.1f} s waited"
             )
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         print(
             f"faults {fault_rate:.0%}, median of {args.runs}: {median['seconds']:.1f} s wall, "
-            f"{median['requests_per_record']:.3f} requests a record, {median['retries']:.0f} retries, {median['wait_s']:.1f} s waited"
+            f"{median['requests_per_record']:.3f} requests a record, {median['retries']:.0f} retries, "
+            f"{median['wait_s']:.1f} s waited"
         )
 
 

@@ -114,7 +114,8 @@ def bench_dump(folder: Path, n_lines: int) -> None:
     write_params(folder, {"source": "dump", "dump": {"submissions": [], "comments": [str(path)]}}, 10)
     seconds, metrics = timed_scrape(folder)
     print(
-        f"(b) dump: {n_lines:,} lines ({path.stat().st_size / 1e6:.1f} MB compressed) -> {metrics['scrape/comments']:,} records"
+        f"(b) dump: {n_lines:,} lines ({path.stat().st_size / 1e6:.1f} MB compressed) -> "
+        f"{metrics['scrape/comments']:,} records"
         f" in {seconds:.1f} s = {n_lines / seconds:,.0f} lines/s, {metrics['scrape/comments'] / seconds:,.0f} records/s"
     )
 

@@ -150,7 +150,7 @@ def sweep(
     ),
     all_commits: bool = typer.Option(False, "--all-commits", help="Experiments of every commit, not only HEAD's."),
 ) -> None:
-    """The original experiments' table from `dvc exp show`: a row per value of PARAM, a value per seed, '-' for a blow-up.
+    """The original experiments' table from `dvc exp show`: a row per value of PARAM, a value a seed, '-' a blow-up.
 
     Writes reports/sweep.md and reports/sweep.png, and prints the table.
     """
@@ -173,7 +173,8 @@ def sweep(
         runs = runs_from_exp_show(entries)
         if not runs:
             raise StageError(
-                "no experiment with metrics yet: queue some (dvc exp run --queue -S ...) and run them (dvc exp run --run-all)"
+                "no experiment with metrics yet: queue some (dvc exp run --queue -S ...) and run them (dvc exp run "
+                "--run-all)"
             )
         columns = [Column(name, name) for name in metric] if metric else list(DEFAULT_COLUMNS)
         rows = sweep_rows(runs, params, seed)

@@ -129,7 +129,7 @@ def run(params: Path) -> str:
     # A seeded sample: the same stories for both models and for every run.
     held_out = test.sample(min(config.reference_stories or len(test), len(test)), random_state=config.seed)
     references = perplexity_loader(
-        [encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])], tokenizer.pad_token_id
+        [encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"], strict=True)], tokenizer.pad_token_id
     )
 
     decoded: dict[str, dict[str, Decoded]] = {"sample": {}, "greedy": {}}

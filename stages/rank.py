@@ -1,5 +1,6 @@
 """rank: raw comments -> stories with adjusted rankings, tiers and splits, plus preference pairs."""
 
+import itertools
 import tempfile
 from contextlib import nullcontext
 from multiprocessing.pool import AsyncResult, Pool
@@ -11,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics, write_parquet
-from stages.common.worker_pool import spawned_pool
 from stages.common.config import DataConfig, RankConfig, load_section
 from stages.common.contracts import PAIR_COLUMNS, SPLITS, STORY_COLUMNS, TIERS
 from stages.common.errors import StageError
 from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
+from stages.common.worker_pool import spawned_pool
 from stages.ranking.adjusted_ranking import mean_within_spearman, pair_positions, pairs_frame, rank_stories, spearman
 from stages.ranking.story_selection import select_stories
 from stages.sources.gold_batch import batch_gold
@@ -80,7 +81,7 @@ GOLD_WORKERS = 2
 def gold_in_workers(pool: Pool, path: Path, n_stories: int) -> list[AsyncResult]:
     """Gold of the stories in path, one share each for the pool's workers, in order."""
     bounds = np.linspace(0, n_stories, GOLD_WORKERS + 1).astype(int).tolist()
-    return [pool.apply_async(gold_of_file, (path, start, stop)) for start, stop in zip(bounds, bounds[1:])]
+    return [pool.apply_async(gold_of_file, (path, start, stop)) for start, stop in itertools.pairwise(bounds)]
 
 
 # Pairs repeat their stories' text (1.6 million pairs hold ~1.5 GB of it at a million

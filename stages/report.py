@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text
-from stages.common.config import RLConfig, ReportConfig, RewardConfig, load_alpha, load_section
+from stages.common.config import ReportConfig, RewardConfig, RLConfig, load_alpha, load_section
 from stages.common.errors import StageError
 from stages.common.layout import (
     EVALUATE_METRICS_FILE,

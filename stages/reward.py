@@ -23,21 +23,20 @@ from dvclive import Live
 from torch.utils.data import DataLoader
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics
-from stages.common.distributed import SilentLive, on_main_process, require_even_split
-from stages.modeling.adapters import plain_model, trainable
-from stages.modeling.base_model import load_tokenizer
 from stages.common.config import DataConfig, ModelConfig, RewardConfig, load_section
 from stages.common.contracts import TIERS
 from stages.common.datasets import load_pairs, load_stories, split_of
-from stages.sources.gold import gold
+from stages.common.distributed import SilentLive, on_main_process, require_even_split
 from stages.common.layout import REWARD_DIR, REWARD_LIVE_DIR, metrics_file
-from stages.ranking.adjusted_ranking import mean_within_spearman, spearman
+from stages.modeling.adapters import plain_model, trainable
+from stages.modeling.base_model import load_tokenizer
 from stages.modeling.reward_batches import listwise_batch, pairwise_batch, tier_batch
 from stages.modeling.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_loss
 from stages.modeling.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
 from stages.modeling.story_format import LengthGroupedBatches, encode_story
 from stages.modeling.training_loop import accelerator_for, fit
-
+from stages.ranking.adjusted_ranking import mean_within_spearman, spearman
+from stages.sources.gold import gold
 
 # Train stories scored for the normalising mean and std.
 NORMALISING_STORIES = 2048
@@ -90,21 +89,22 @@ def training_loader(kind: str, config: RewardConfig, stories: pd.DataFrame, pair
     if kind == "pairwise":
         items = [
             (encode(p, c), encode(p, r), m)
-            for p, c, r, m in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], pairs["margin"])
+            for p, c, r, m in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], pairs["margin"], strict=True)
         ]
         lengths = [max(len(chosen.input_ids), len(rejected.input_ids)) for chosen, rejected, _ in items]
         collate, batch_size = pairwise_batch, config.batch_size
     elif kind == "listwise":
         ordered = stories.sort_values(["submission_id", "adjusted"], ascending=[True, False])
         items = [
-            [encode(p, s) for p, s in zip(group["prompt"], group["story"])]
+            [encode(p, s) for p, s in zip(group["prompt"], group["story"], strict=True)]
             for _, group in ordered.groupby("submission_id")
         ]
         lengths = [max(len(story.input_ids) for story in ranking) for ranking in items]
         collate, batch_size = listwise_batch, config.prompts_per_batch
     else:
         items = [
-            (encode(p, s), TIERS.index(t)) for p, s, t in zip(stories["prompt"], stories["story"], stories["tier"])
+            (encode(p, s), TIERS.index(t))
+            for p, s, t in zip(stories["prompt"], stories["story"], stories["tier"], strict=True)
         ]
         lengths = [len(story.input_ids) for story, _ in items]
         collate, batch_size = tier_batch, config.batch_size
@@ -136,7 +136,7 @@ def held_out_metrics(
     if scorer.head.kind == "tier":
         metrics["reward/tier_accuracy"] = tier_accuracy(scorer, stories)
     if simulated:
-        scored = scored.assign(gold=[gold(p, s) for p, s in zip(scored["prompt"], scored["story"])])
+        scored = scored.assign(gold=[gold(p, s) for p, s in zip(scored["prompt"], scored["story"], strict=True)])
         metrics["reward/spearman_gold"] = spearman(scored["reward"], scored["gold"])
         metrics["reward/within_spearman_gold"] = mean_within_spearman(scored, "reward", "gold")
     return metrics

@@ -26,8 +26,8 @@ from transformers import AutoModelForCausalLM
 
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
 from stages.common.config import DataConfig, ModelConfig, RLConfig, load_alpha, load_section
-from stages.common.distributed import DataParallel, SilentLive, on_main_process
 from stages.common.datasets import load_pairs, load_stories, split_of
+from stages.common.distributed import DataParallel, SilentLive, on_main_process
 from stages.common.errors import StageError
 from stages.common.layout import POLICY_DIR, REWARD_DIR, RL_LIVE_DIR, RL_SAMPLES_FILE, SFT_DIR, metrics_file
 from stages.common.progress import progress_bar
@@ -85,6 +85,7 @@ def sample_rows(step: int, evaluation: Evaluation) -> list[dict]:
             evaluation.stories,
             evaluation.rewards,
             evaluation.gold or [None] * len(evaluation.stories),
+            strict=True,
         )
     ]
 
@@ -113,19 +114,22 @@ def run(params: Path) -> str:
     reference_rows = train[train["tier"].isin(config.ref_tiers)]
     if reference_rows.empty:
         raise StageError(f"the train split holds no stories of the tiers {config.ref_tiers} (rl.ref_tiers)")
-    reference_stories = [encode(p, s) for p, s in zip(reference_rows["prompt"], reference_rows["story"])]
+    reference_stories = [encode(p, s) for p, s in zip(reference_rows["prompt"], reference_rows["story"], strict=True)]
     pairs = None
     if config.algo == "dpo":
         train_pairs = split_of(load_pairs(), "train", "preference pairs")
         pairs = [
             (encode(p, c), encode(p, r))
-            for p, c, r in zip(train_pairs["prompt"], train_pairs["chosen"], train_pairs["rejected"])
+            for p, c, r in zip(train_pairs["prompt"], train_pairs["chosen"], train_pairs["rejected"], strict=True)
         ]
     train_prompts = sorted(train["prompt"].unique())
     eval_prompts = sorted(val["prompt"].unique())[: config.eval_prompts]
     held_out = val.sample(min(PERPLEXITY_STORIES, len(val)), random_state=config.seed)
     perplexity_loader = DataLoader(
-        sorted((encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"])), key=lambda e: len(e.input_ids)),
+        sorted(
+            (encode(p, s) for p, s in zip(held_out["prompt"], held_out["story"], strict=True)),
+            key=lambda e: len(e.input_ids),
+        ),
         batch_size=64,
         collate_fn=partial(lm_batch, pad_id=models.tokenizer.pad_token_id),
     )
@@ -191,7 +195,7 @@ def run(params: Path) -> str:
         models.tokenizer.save_pretrained(staging)
     atomic_write_text(RL_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
     metrics = rl_metrics(
-        config, sft_eval, final_eval, sft_perplexity, policy_perplexity, trainer, steps_done, seconds, diverged_at
+        sft_eval, final_eval, sft_perplexity, policy_perplexity, trainer, steps_done, seconds, diverged_at
     )
     write_metrics(metrics_file("rl"), metrics)
     outcome_text = f"diverged at step {diverged_at} ({why})" if diverged_at else f"{steps_done} steps"
@@ -212,7 +216,6 @@ def log_evaluation(live, step: int, evaluation: Evaluation) -> None:
 
 
 def rl_metrics(
-    config: RLConfig,
     sft_eval: Evaluation,
     final_eval: Evaluation,
     sft_perplexity: float,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from stages.common.atomic_io import write_metrics
 from stages.common.config import DataConfig, SimulateConfig, load_section
-from stages.sources.dumps import COMMENTS, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
 from stages.common.errors import StageError
 from stages.common.layout import RAW_DIR, metrics_file
+from stages.sources.dumps import COMMENTS, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
 from stages.sources.privacy import author_salt
 from stages.sources.raw_store import (
     SIMULATED,

@@ -22,14 +22,14 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
 from stages.common.atomic_io import atomic_output_dir, atomic_write_text, write_metrics
-from stages.common.distributed import SilentLive, on_main_process, require_even_split
-from stages.modeling.adapters import plain_model, trainable
-from stages.modeling.base_model import load_base_lm, load_tokenizer
 from stages.common.config import ModelConfig, SftConfig, load_section
 from stages.common.datasets import load_stories, split_of
+from stages.common.distributed import SilentLive, on_main_process, require_even_split
 from stages.common.errors import StageError
-from stages.modeling.generation import generate_stories
 from stages.common.layout import SFT_DIR, SFT_LIVE_DIR, SFT_SAMPLES_FILE, metrics_file
+from stages.modeling.adapters import plain_model, trainable
+from stages.modeling.base_model import load_base_lm, load_tokenizer
+from stages.modeling.generation import generate_stories
 from stages.modeling.lm_loss import dataset_perplexity, story_nll, unigram_perplexity
 from stages.modeling.story_format import IGNORE_INDEX, LengthGroupedBatches, encode_story, lm_batch
 from stages.modeling.training_loop import accelerator_for, fit
@@ -72,7 +72,7 @@ def run(params: Path) -> str:
         add_eos=True,
     )
     examples = {
-        name: [encode(p, s) for p, s in zip(frame["prompt"], frame["story"])]
+        name: [encode(p, s) for p, s in zip(frame["prompt"], frame["story"], strict=True)]
         for name, frame in {"train": train, "val": val, "test": test}.items()
     }
     collate = partial(lm_batch, pad_id=tokenizer.pad_token_id)
@@ -100,7 +100,8 @@ def run(params: Path) -> str:
                 seed=config.seed,
             )
             samples.extend(
-                {"step": live.step, "prompt": p, "story": s} for p, s in zip(sample_prompts, stories_written)
+                {"step": live.step, "prompt": p, "story": s}
+                for p, s in zip(sample_prompts, stories_written, strict=True)
             )
             atomic_write_text(SFT_SAMPLES_FILE, "".join(json.dumps(row) + "\n" for row in samples))
         return {"sft/val_perplexity": dataset_perplexity(model, eval_loaders["val"])}

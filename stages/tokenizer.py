@@ -12,10 +12,10 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from stages.common.atomic_io import atomic_output_dir, write_metrics
-from stages.modeling.base_model import EOS_TOKEN, PAD_TOKEN, load_pretrained, with_pad_token
 from stages.common.config import ModelConfig, load_section
 from stages.common.datasets import load_stories, split_of
 from stages.common.layout import TOKENIZER_DIR, metrics_file
+from stages.modeling.base_model import EOS_TOKEN, PAD_TOKEN, load_pretrained, with_pad_token
 from stages.modeling.story_format import prompt_prefix
 
 
@@ -55,4 +55,5 @@ def run(params: Path) -> str:
             "tokenizer/story_tokens_p95": float(np.percentile(story_tokens, 95)),
         },
     )
-    return f"tokenizer ({config.base}): {len(tokenizer)} tokens, {story_tokens.mean():.0f} per train story -> {TOKENIZER_DIR}/"
+    per_story = f"{story_tokens.mean():.0f} per train story"
+    return f"tokenizer ({config.base}): {len(tokenizer)} tokens, {per_story} -> {TOKENIZER_DIR}/"

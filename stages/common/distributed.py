@@ -145,7 +145,7 @@ class DataParallel:
         names = list(values)
         tensor = torch.tensor([float(values[name]) for name in names], dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor)
-        return dict(zip(names, (tensor / self.count).tolist()))
+        return dict(zip(names, (tensor / self.count).tolist(), strict=True))
 
     def mean_of(self, value: float) -> float:
         return self.mean({"value": value})["value"]

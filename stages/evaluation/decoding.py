@@ -66,5 +66,5 @@ def decode(
             kl += sequence_kl(logprobs, ref_logprobs, rollout.story_mask.float(), KL_ESTIMATOR).tolist()
     repeated = [p for p in prompts for _ in range(samples)]
     rewards = judges.scorer.normalise(judges.scorer.score(repeated, stories)).tolist()
-    gold = [judges.gold_of(p, s) for p, s in zip(repeated, stories)] if judges.gold_of else None
+    gold = [judges.gold_of(p, s) for p, s in zip(repeated, stories, strict=True)] if judges.gold_of else None
     return Decoded(repeated, stories, rewards, gold, kl if with_kl else None)

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, GPT2ForSequenceClassification
 
-from stages.modeling.base_model import load_fused, load_pretrained, tiny_gpt2_config, with_pad_token
 from stages.common.config import ModelConfig, RewardConfig
 from stages.common.contracts import TIERS
 from stages.common.errors import StageError
 from stages.common.layout import SFT_DIR
+from stages.modeling.base_model import load_fused, load_pretrained, tiny_gpt2_config, with_pad_token
 from stages.modeling.reward_losses import expected_tier_value
 from stages.modeling.story_format import encode_story, lm_batch
 
@@ -92,7 +92,7 @@ class RewardScorer:
     def logits(self, prompts: list[str], stories: list[str], batch_size: int = 64) -> torch.Tensor:
         """The head's outputs in input order; scored shortest first so each batch pads little."""
         device = next(self.model.parameters()).device
-        encoded = [self.encode(p, s) for p, s in zip(prompts, stories)]
+        encoded = [self.encode(p, s) for p, s in zip(prompts, stories, strict=True)]
         order = sorted(range(len(encoded)), key=lambda index: len(encoded[index].input_ids))
         outputs = torch.empty(len(encoded), self.model.config.num_labels)
         for start in range(0, len(order), batch_size):

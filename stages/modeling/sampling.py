@@ -46,10 +46,6 @@ class Rollout:
     def story_ids(self) -> torch.Tensor:
         return self.sequences[:, self.prompt_width :]
 
-    @property
-    def story_lengths(self) -> torch.Tensor:
-        return self.story_mask.sum(dim=1)
-
 
 def encode_prompts(tokenizer, prompts: list[str], max_prompt_tokens: int) -> list[list[int]]:
     return [tokenizer(prompt_prefix(p), add_special_tokens=False)["input_ids"][:max_prompt_tokens] for p in prompts]

@@ -95,7 +95,7 @@ def packed_lm_batch(examples: list[EncodedStory], pad_id: int, row_tokens: int) 
     for row in rows:
         input_ids.append([token for index in row for token in examples[index].input_ids])
         position_ids.append([position for index in row for position in range(len(examples[index].input_ids))])
-        labels.append([label for index in row for label in [IGNORE_INDEX] + list(examples[index].labels[1:])])
+        labels.append([label for index in row for label in [IGNORE_INDEX, *list(examples[index].labels[1:])]])
     width = max(len(row) for row in input_ids)
     # Each padding token of a row's tail is a story of one at position 0: in range whatever
     # the row's width, and after every real token, so none of them ever sees it.

@@ -5,6 +5,8 @@ ReLU) -> Dense(256, ReLU) -> Dense(1)), the layer sizes are a param. It reads th
 hidden state detached, so the critic's loss never pulls the policy's features.
 """
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -14,7 +16,7 @@ class ValueHead(nn.Module):
         super().__init__()
         sizes = [width, *layers]
         blocks: list[nn.Module] = []
-        for inputs, outputs in zip(sizes, sizes[1:]):
+        for inputs, outputs in itertools.pairwise(sizes):
             blocks += [nn.Linear(inputs, outputs), nn.ReLU()]
         blocks.append(nn.Linear(sizes[-1], 1))
         self.net = nn.Sequential(*blocks)

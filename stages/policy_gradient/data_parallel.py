@@ -36,7 +36,8 @@ def check_data_parallel(config: RLConfig, processes: int) -> None:
     if statistic is not None:
         raise StageError(
             f"rl.algo: {config.algo} computes {statistic}, which {processes} processes would each see only a "
-            "share of; run it in one process (launch.config: null) or use rloo, grpo, scst, ppo (ppo_advantage: rloo) or dpo"
+            "share of; run it in one process (launch.config: null) or use rloo, grpo, scst, ppo (ppo_advantage: "
+            "rloo) or dpo"
         )
     if config.algo == "dpo":
         require_even_split(config.dpo_batch_size, processes, "rl.dpo_batch_size")

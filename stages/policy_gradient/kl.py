@@ -11,8 +11,6 @@ All three are zero where the policy equals the reference.
 
 import torch
 
-ESTIMATORS = ("k1", "k2", "k3")
-
 
 def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str) -> torch.Tensor:
     log_ratio = ref_logprobs - logprobs

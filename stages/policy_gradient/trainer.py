@@ -206,7 +206,8 @@ class PolicyTrainer:
             return f"the loss became {loss_value}"
         ratio = policy_nll / sft_nll
         if ratio > self.config.max_ref_nll_ratio:
-            return f"the reference stories' NLL rose to {ratio:.2f}x SFT's (rl.max_ref_nll_ratio {self.config.max_ref_nll_ratio})"
+            limit = self.config.max_ref_nll_ratio
+            return f"the reference stories' NLL rose to {ratio:.2f}x SFT's (rl.max_ref_nll_ratio {limit})"
         return None
 
     def apply(self, loss: torch.Tensor) -> tuple[float, str | None]:
@@ -228,10 +229,7 @@ class PolicyTrainer:
 
     def step(self, step: int, prompts: list[str], total_steps: int) -> StepOutcome:
         alpha = alpha_at(step, total_steps, self.alpha, self.config.alpha_schedule)
-        if self.config.algo == "dpo":
-            outcome = self.dpo_step(alpha)
-        else:
-            outcome = self.online_step(prompts, alpha)
+        outcome = self.dpo_step(alpha) if self.config.algo == "dpo" else self.online_step(prompts, alpha)
         outcome.metrics |= {"rl/alpha": alpha, "rl/kl_coef": self.kl_controller.value}
         outcome.metrics = self.parallel.mean(outcome.metrics)
         if outcome.diverged:
@@ -292,9 +290,7 @@ class PolicyTrainer:
         }
         return StepOutcome(metrics, diverged)
 
-    def signals(
-        self, rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values
-    ) -> RolloutSignals:
+    def signals(self, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values) -> RolloutSignals:
         return RolloutSignals(
             rewards=rewards,
             mask=mask,
@@ -329,7 +325,7 @@ class PolicyTrainer:
         algo = config.algo
         advantages, returns = advantages_for(
             algo,
-            self.signals(rollout, rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values),
+            self.signals(rewards, greedy_rewards, kl_tokens, mask, kl_coef, kl_in_reward, values),
             scale_rewards=config.scale_rewards,
             gae_gamma=config.gae_gamma,
             gae_lambda=config.gae_lambda,
@@ -370,7 +366,7 @@ class PolicyTrainer:
             kl_tokens, _ = self.loss_terms(old_logprobs, ref_logprobs, mask, kl_in_reward)
             advantages, returns = advantages_for(
                 "ppo_gae" if self.critic is not None else "ppo_rloo",
-                self.signals(rollout, rewards, None, kl_tokens, mask, kl_coef, kl_in_reward, values),
+                self.signals(rewards, None, kl_tokens, mask, kl_coef, kl_in_reward, values),
                 scale_rewards=config.scale_rewards,
                 gae_gamma=config.gae_gamma,
                 gae_lambda=config.gae_lambda,
@@ -403,7 +399,7 @@ class PolicyTrainer:
                 pg, clip_share = ppo_clipped_loss(
                     scores.logprobs, old_logprobs[rows], advantages[rows], part_mask, config.clip_eps
                 )
-                part_kl, kl_term = self.loss_terms(scores.logprobs, ref_logprobs[rows], part_mask, kl_in_reward)
+                _part_kl, kl_term = self.loss_terms(scores.logprobs, ref_logprobs[rows], part_mask, kl_in_reward)
                 policy_nll = self.reference_nll(self.m.policy, ref_batch)
                 loss = pg + alpha * policy_nll + kl_coef * kl_term
                 if self.critic is not None:
@@ -491,5 +487,5 @@ class PolicyTrainer:
             ref_logprobs = story_token_scores(self.m.reference, rollout, temperature=self.config.temperature).logprobs
         mask = rollout.story_mask.float()
         kl = float((kl_per_token(logprobs, ref_logprobs, EVAL_KL_ESTIMATOR) * mask).sum(dim=1).mean())
-        gold = [self.gold_of(p, s) for p, s in zip(repeated, stories)] if self.gold_of else None
+        gold = [self.gold_of(p, s) for p, s in zip(repeated, stories, strict=True)] if self.gold_of else None
         return Evaluation(repeated, stories, rewards, gold, kl, distinct_n(stories, 2))

@@ -113,7 +113,7 @@ def pair_positions(
             found.append((groups[start + group], chosen, rejected, block[group, chosen], block[group, rejected]))
     if not found:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    group, chosen, rejected, chosen_rows, rejected_rows = (np.concatenate(parts) for parts in zip(*found))
+    group, chosen, rejected, chosen_rows, rejected_rows = (np.concatenate(parts) for parts in zip(*found, strict=True))
     order = np.lexsort((rejected, chosen, group))
     return chosen_rows[order], rejected_rows[order]
 

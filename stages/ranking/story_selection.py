@@ -67,7 +67,9 @@ def select_stories(
     # Only the columns a story needs, copied once, already in the stories' order.
     kept = comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
     kept = kept.sort_values(["submission_id", "id"], ignore_index=True)
-    texts = pd.Series([prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"])], index=prompts.index)
+    texts = pd.Series(
+        [prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"], strict=True)], index=prompts.index
+    )
     stories = pd.DataFrame(
         {
             "submission_id": kept["submission_id"],

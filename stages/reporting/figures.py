@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 DPI = 110
 PANEL_SIZE_IN = (4.4, 3.1)
@@ -48,10 +48,10 @@ def panels_png(panels: list[Panel]) -> bytes:
     )
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    for ax, panel in zip(axes.flat, panels):
+    for ax, panel in zip(axes.flat, panels, strict=False):  # a grid may have spare axes
         for series in panel.series:
             ax.plot(series.x, series.y, series.style, label=series.label, markersize=9 if "*" in series.style else 5)
-            for x, y, text in zip(series.x, series.y, series.point_labels or []):
+            for x, y, text in zip(series.x, series.y, series.point_labels or [], strict=bool(series.point_labels)):
                 ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color="#555555")
         if panel.log_x:
             ax.set_xscale("log")

@@ -50,7 +50,8 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
                 "warning",
                 "RL blew up",
                 f"Training diverged at step {step} and stopped there; the policy evaluated here is the last one "
-                "that passed the checks. In a sweep this run counts as '-'. A larger alpha or a smaller rl.lr keeps it stable.",
+                "that passed the checks. In a sweep this run counts as '-'. A larger alpha or a smaller rl.lr keeps "
+                "it stable.",
             )
         )
     reward_up = significant(metrics, "reward") > 0
@@ -95,7 +96,8 @@ def findings(metrics: dict, distinct_2_drop: float, perplexity_rise: float) -> l
                 "warning",
                 "The policy left the data",
                 f"Test perplexity rose {perplexity_change:.0%} over SFT's ({metrics['evaluate/sft/perplexity']:.2f} -> "
-                f"{metrics['evaluate/policy/perplexity']:.2f}), past the {perplexity_rise:.0%} allowed (report.perplexity_rise).",
+                f"{metrics['evaluate/policy/perplexity']:.2f}), past the {perplexity_rise:.0%} allowed "
+                "(report.perplexity_rise).",
             )
         )
     if warnings:

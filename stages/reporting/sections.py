@@ -99,7 +99,8 @@ def headline(inputs: ReportInputs, distinct_2_drop: float, perplexity_rise: floa
     blocks: list[Block] = [
         Paragraph(
             f"The RL policy against its SFT baseline on {m['evaluate/prompts']} held-out test prompts, {per_prompt} "
-            f"sampled stories each plus a greedy decode, both models drawing with the same seed. Reward is {scorer}{gold}."
+            "sampled stories each plus a greedy decode, both models drawing with the same seed. Reward is "
+            f"{scorer}{gold}."
         )
     ]
     blocks += [Callout(f.level, f.title, f.text) for f in findings(m, distinct_2_drop, perplexity_rise)]
@@ -109,15 +110,20 @@ def headline(inputs: ReportInputs, distinct_2_drop: float, perplexity_rise: floa
     rows = []
     for label, model in (("Baseline (SFT)", "sft"), (policy_label(inputs), "policy")):
         values = [0.0 if (model, name) == ("sft", "kl") else m.get(f"evaluate/{model}/{name}") for _, name in columns]
-        rows.append([label] + [number(v, 2 if name == "perplexity" else 3) for v, (_, name) in zip(values, columns)])
+        rows.append(
+            [label]
+            + [number(v, 2 if name == "perplexity" else 3) for v, (_, name) in zip(values, columns, strict=True)]
+        )
     blocks.append(Table([""] + [label for label, _ in columns], rows))
     wins = f"under the reward model {number(m['evaluate/win_rate_reward'], 2)}"
     if simulated(m):
         wins += f", under gold {number(m['evaluate/win_rate_gold'], 2)}"
     blocks.append(
         Paragraph(
-            f"Win rate of the policy over SFT, story against story on the same prompt and draw (a tie counts half): {wins}. "
-            "Several seeds and values of alpha side by side: `dvc exp run --queue -S alpha=5,10,20,50,100 -S rl.seed=0,1,2`, "
+            "Win rate of the policy over SFT, story against story on the same prompt and draw (a tie counts half): "
+            f"{wins}. "
+            "Several seeds and values of alpha side by side: `dvc exp run --queue -S alpha=5,10,20,50,100 -S "
+            "rl.seed=0,1,2`, "
             "`dvc exp run --run-all`, then `ahf sweep alpha`."
         )
     )
@@ -171,7 +177,8 @@ def data_section(m: dict) -> list[Block]:
             f"The scrape holds {number(m.get('scrape/submissions'))} submissions (prompts) and "
             f"{number(m.get('scrape/comments'))} comments. Rank kept {number(m.get('rank/stories'))} stories under "
             f"{number(m.get('rank/submissions'))} prompts: {number(m.get('rank/stories_train'))} train, "
-            f"{number(m.get('rank/stories_val'))} val, {number(m.get('rank/stories_test'))} test (split by prompt), and "
+            f"{number(m.get('rank/stories_val'))} val, {number(m.get('rank/stories_test'))} test (split by prompt), "
+            "and "
             f"built {number(m.get('rank/pairs'))} preference pairs."
         ),
     ]
@@ -219,8 +226,10 @@ def ranking_section(m: dict) -> list[Block]:
     return [
         Heading("Does the adjusted ranking work?"),
         Paragraph(
-            "A raw score is confounded by the prompt's popularity and by how late the story came. The table gives the Spearman "
-            f"correlation of each signal with gold, over all stories and within prompts. {verdict} Preference pairs agree "
+            "A raw score is confounded by the prompt's popularity and by how late the story came. The table gives "
+            "the Spearman "
+            f"correlation of each signal with gold, over all stories and within prompts. {verdict} Preference pairs "
+            "agree "
             f"with gold on {share(m.get('rank/pair_gold_agreement'))} of pairs."
         ),
         Table(["signal", "Spearman with gold", "within prompts"], rows),
@@ -240,9 +249,12 @@ def sft_section(m: dict, curves: dict) -> list[Block]:
     blocks: list[Block] = [
         Heading("SFT: behavior cloning"),
         Paragraph(
-            f"{number(m.get('sft/steps'))} steps on {number(m.get('sft/train_stories'))} train stories (best checkpoint at step "
-            f"{number(m.get('sft/best_step'))}). Validation perplexity {number(m.get('sft/val_perplexity'), 2)} against "
-            f"{number(m.get('sft/unigram_val_perplexity'), 2)} for a unigram model of the train stories; test perplexity "
+            f"{number(m.get('sft/steps'))} steps on {number(m.get('sft/train_stories'))} train stories (best "
+            "checkpoint at step "
+            f"{number(m.get('sft/best_step'))}). Validation perplexity {number(m.get('sft/val_perplexity'), 2)} "
+            "against "
+            f"{number(m.get('sft/unigram_val_perplexity'), 2)} for a unigram model of the train stories; test "
+            "perplexity "
             f"{number(m.get('sft/test_perplexity'), 2)}."
         ),
     ]
@@ -271,8 +283,10 @@ def reward_section(m: dict, curves: dict, run: RunSettings) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"Reward model ({run.reward_kind})"),
         Paragraph(
-            "Held-out (test) figures. Pairwise accuracy is the share of preference pairs it orders as the adjusted ranking "
-            "does; the Spearman correlations are with the adjusted ranking and, on the simulator, with gold. Other kinds "
+            "Held-out (test) figures. Pairwise accuracy is the share of preference pairs it orders as the adjusted "
+            "ranking "
+            "does; the Spearman correlations are with the adjusted ranking and, on the simulator, with gold. Other "
+            "kinds "
             "side by side: `dvc exp run --queue -S reward.kind=tier,pairwise,listwise`, `dvc exp run --run-all`, then "
             "`ahf sweep reward.kind --metric reward/pairwise_accuracy --metric reward/spearman_gold`."
         ),
@@ -299,7 +313,8 @@ def rl_section(m: dict, curves: dict, run: RunSettings) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"RL ({run.algo}, alpha {run.alpha:g})"),
         Paragraph(
-            f"The policy {outcome}, {number(m.get('rl/seconds_per_step'), 2)} s a step. On the fixed val prompts of the loop: "
+            f"The policy {outcome}, {number(m.get('rl/seconds_per_step'), 2)} s a step. On the fixed val prompts of "
+            "the loop: "
             f"reward {number(m.get('rl/sft/reward'))} -> {number(m.get('rl/policy/reward'))}"
             + (
                 f", gold {number(m.get('rl/sft/gold'))} -> {number(m.get('rl/policy/gold'))}"
@@ -386,6 +401,11 @@ def evaluation_section(m: dict) -> list[Block]:
     ]
 
 
+def sample_scores(row: dict, model: str) -> str:
+    gold = f", gold {row[f'{model}_gold']:.3f}" if f"{model}_gold" in row else ""
+    return f"reward {row[f'{model}_reward']:.2f}{gold}"
+
+
 def samples_section(samples: list[dict], count: int) -> list[Block]:
     """The first `count` test prompts' first sampled stories: not picked for looking good."""
     shown = [row for row in samples if row["decoding"] == "sample" and row["sample"] == 0][:count]
@@ -394,20 +414,16 @@ def samples_section(samples: list[dict], count: int) -> list[Block]:
     blocks: list[Block] = [
         Heading("Samples: SFT | policy"),
         Paragraph(
-            f"The first {len(shown)} test prompts (in sorted order, not chosen), the first sampled story of each model; "
+            f"The first {len(shown)} test prompts (in sorted order, not chosen), the first sampled story of each "
+            "model; "
             "all of them are in `reports/samples.jsonl`."
         ),
     ]
     for index, row in enumerate(shown, 1):
-
-        def scores(model: str) -> str:
-            gold = f", gold {row[f'{model}_gold']:.3f}" if f"{model}_gold" in row else ""
-            return f"reward {row[f'{model}_reward']:.2f}{gold}"
-
         blocks += [
             Paragraph(f"{index}. {row['prompt']}"),
             Table(
-                [f"SFT ({scores('sft')})", f"policy ({scores('policy')})"],
+                [f"SFT ({sample_scores(row, 'sft')})", f"policy ({sample_scores(row, 'policy')})"],
                 [[row["sft_story"], row["policy_story"]]],
                 wide_text=True,
             ),

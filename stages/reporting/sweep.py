@@ -172,7 +172,7 @@ def baseline_values(runs: list[Run], column: Column) -> list[float]:
 
 def render_sweep(rows: list[SweepRow], params: list[str], columns: list[Column], seed_param: str) -> str:
     """The table as Markdown, with a line saying how to read it."""
-    header = list(params) + ["blew up"]
+    header = [*list(params), "blew up"]
     for column in columns:
         header += [column.title, "mean ± sd"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -180,7 +180,7 @@ def render_sweep(rows: list[SweepRow], params: list[str], columns: list[Column],
     baselines = [baseline_values(runs, column) for column in columns]
     if any(baselines):
         cells = ["Baseline (SFT)"] + [""] * len(params)
-        for column, values in zip(columns, baselines):
+        for column, values in zip(columns, baselines, strict=True):
             cells += [", ".join(f"{value:.{column.digits}f}" for value in values) or "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     for row in rows:
@@ -206,12 +206,12 @@ def sweep_panels(rows: list[SweepRow], params: list[str], columns: list[Column])
     )
     xs = [float(row.values[0]) for row in rows] if numeric else list(range(len(rows)))
     log_x = numeric and min(xs) > 0 and max(xs) / min(xs) >= 10
-    ticks = [(x, " / ".join(str(value) for value in row.values)) for x, row in zip(xs, rows)]
+    ticks = [(x, " / ".join(str(value) for value in row.values)) for x, row in zip(xs, rows, strict=True)]
     runs = [run for row in rows for run in row.runs]
     panels = []
     for column in columns:
         points_x, points_y, mean_x, mean_y = [], [], [], []
-        for x, row in zip(xs, rows):
+        for x, row in zip(xs, rows, strict=True):
             values = [value for value in (cell_value(run, column) for run in row.runs) if value is not None]
             points_x += [x] * len(values)
             points_y += values
@@ -223,7 +223,9 @@ def sweep_panels(rows: list[SweepRow], params: list[str], columns: list[Column])
         if len(baseline) == 1:
             series.append(Series("SFT baseline", [min(xs), max(xs)], baseline * 2, "--"))
         notes = [
-            (x, f"{row.blow_ups} blew up") for x, row in zip(xs, rows) if row.blow_ups and column.lost_in_blow_up()
+            (x, f"{row.blow_ups} blew up")
+            for x, row in zip(xs, rows, strict=True)
+            if row.blow_ups and column.lost_in_blow_up()
         ]
         panels.append(
             Panel(column.title, " / ".join(params), column.key, series, log_x=log_x, x_ticks=ticks, notes=notes)

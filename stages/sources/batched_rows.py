@@ -116,7 +116,7 @@ def prompt_titles(rng: np.random.Generator, theme: np.ndarray) -> list[str]:
     noun, adjective = rng.integers(len(THEMES[0].nouns), size=n), rng.integers(len(THEMES[0].adjectives), size=n)
     return [
         prompt_title(THEMES[t].prompt_templates[p], THEMES[t].nouns[o], THEMES[t].adjectives[a])
-        for t, p, o, a in zip(theme.tolist(), template.tolist(), noun.tolist(), adjective.tolist())
+        for t, p, o, a in zip(theme.tolist(), template.tolist(), noun.tolist(), adjective.tolist(), strict=True)
     ]
 
 
@@ -175,5 +175,5 @@ def story_texts(rng: np.random.Generator, theme: np.ndarray, skill: np.ndarray, 
                 raise RuntimeError(f"a story drew more than {MAX_STORY_RAWS} raws: a bug in the story writer") from None
         written = out[: ends[story - 1]].tobytes().decode("ascii") if story > first else ""
         starts = np.concatenate([[0], ends[first : story - 1]]).tolist()
-        texts += [written[start:end] for start, end in zip(starts, ends[first:story].tolist())]
+        texts += [written[start:end] for start, end in zip(starts, ends[first:story].tolist(), strict=False)]
     return texts

@@ -180,7 +180,7 @@ class SubredditContent:
         elif sort == "new":
             rows = rows.sort_values(["created_utc", "id"], ascending=[False, True], kind="stable")
         else:
-            keys = [hot_order_key(s, c) for s, c in zip(rows["score"], rows["created_utc"])]
+            keys = [hot_order_key(s, c) for s, c in zip(rows["score"], rows["created_utc"], strict=True)]
             rows = rows.assign(hot=keys).sort_values(["hot", "id"], ascending=[False, True], kind="stable")
         return list(rows["id"][:LISTING_CAP])
 

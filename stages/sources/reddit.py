@@ -29,9 +29,9 @@ from tqdm import tqdm
 from stages.common.config import RedditConfig
 from stages.common.errors import StageError
 from stages.common.progress import progress_bar
-from stages.sources.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
 from stages.common.retry import RetryPolicy, call_with_retries
 from stages.sources.reddit_http import RequestGaveUp, RetryLog, praw_requestor
+from stages.sources.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
 
 Result = TypeVar("Result")
 CREDENTIAL_VARIABLES = ("praw_client_id", "praw_client_secret", "praw_user_agent")
@@ -187,7 +187,7 @@ class ListingScrape:
                     self.skipped[reason] += 1
                     continue
                 scraped = self.with_retries(
-                    lambda: fetch_submission(
+                    lambda listed=listed: fetch_submission(
                         self.reddit, listed.id, self.config.replace_more_limit, self.salt, int(time.time())
                     ),
                     f"fetching the comments of {name} submission {listed.id}",

@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import prawcore
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
-import urllib3.exceptions
 from urllib3 import BaseHTTPResponse
 from urllib3.util.retry import RequestHistory, Retry
 

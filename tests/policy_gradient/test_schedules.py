@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_lr_warms_up_then_falls_by_cosine_to_near_zero_or_holds():
     cosine = [lr_factor(update, 2, 6, "cosine") for update in range(6)]
     assert cosine[:2] == [1 / 3, 2 / 3]
     assert cosine[2] == pytest.approx(0.5 * (1 + math.cos(math.pi / 5)))
-    assert all(later < earlier for earlier, later in zip(cosine[2:], cosine[3:]))
+    assert all(later < earlier for earlier, later in itertools.pairwise(cosine[2:]))
     assert 0.0 < cosine[-1] < 0.1  # the last update still moves, a little
     assert [lr_factor(update, 2, 6, "constant") for update in range(6)] == [1 / 3, 2 / 3, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="linear"):
