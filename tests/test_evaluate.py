@@ -3,7 +3,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from conftest import QUICK_EVALUATE, model_params, run_ahf
 
 
@@ -15,6 +14,7 @@ def samples_of(project) -> list[dict]:
     return [json.loads(line) for line in (project / "reports/samples.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_evaluate_compares_the_policy_with_sft_on_the_test_prompts(evaluated_project):
     metrics = metrics_of(evaluated_project)
     stories = pd.read_parquet(evaluated_project / "data/processed/stories.parquet")
@@ -57,6 +57,7 @@ def test_evaluate_compares_the_policy_with_sft_on_the_test_prompts(evaluated_pro
     )
 
 
+@pytest.mark.slow
 def test_a_policy_equal_to_sft_ties_it_on_every_draw(evaluate_project):
     """Identical decoding: the same seed for both models, so the same weights write the same stories."""
     shutil.rmtree(evaluate_project / "models/policy")
@@ -70,6 +71,7 @@ def test_a_policy_equal_to_sft_ties_it_on_every_draw(evaluate_project):
     assert metrics["evaluate/policy/perplexity"] == pytest.approx(metrics["evaluate/sft/perplexity"])
 
 
+@pytest.mark.slow
 def test_the_yardstick_does_not_move_with_rl_sampling_params(evaluated_project, evaluate_project):
     model_params(evaluate_project, rl={"temperature": 0.5, "top_k": 5, "max_new_tokens": 4})
     result = run_ahf(evaluate_project, "evaluate")
@@ -77,6 +79,7 @@ def test_the_yardstick_does_not_move_with_rl_sampling_params(evaluated_project, 
     assert samples_of(evaluate_project) == samples_of(evaluated_project)
 
 
+@pytest.mark.slow
 def test_a_diverged_rl_run_is_evaluated_and_said_so(evaluate_project):
     rl_metrics = json.loads((evaluate_project / "reports/rl.json").read_text()) | {
         "rl/diverged": 1,
@@ -91,6 +94,7 @@ def test_a_diverged_rl_run_is_evaluated_and_said_so(evaluate_project):
     assert isinstance(metrics["evaluate/policy/reward"], float)
 
 
+@pytest.mark.slow
 def test_evaluate_without_a_policy_says_which_stage_to_run_and_keeps_its_outputs(evaluate_project):
     before = (evaluate_project / "reports/metrics.json").read_text()
     shutil.rmtree(evaluate_project / "models/policy")
@@ -102,6 +106,7 @@ def test_evaluate_without_a_policy_says_which_stage_to_run_and_keeps_its_outputs
     assert (evaluate_project / "reports/metrics.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_a_bad_evaluate_param_is_one_line_naming_the_key(evaluate_project):
     model_params(evaluate_project, evaluate={"samples_per_prompt": 0})
     result = run_ahf(evaluate_project, "evaluate")

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import (
     FAST_REDDIT,
-    default_alpha,
     PROJECT,
     QUICK_EVALUATE,
     QUICK_REWARD,
@@ -20,6 +18,7 @@ from conftest import (
     QUICK_SFT,
     SMALL_SIMULATION,
     TINY_MODEL,
+    default_alpha,
     praw_env,
     project_params,
     serve,
@@ -63,6 +62,7 @@ def pipeline_repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_dvc_repro_rank_runs_then_reports_nothing_changed(pipeline_repo):
     first = run(pipeline_repo, "dvc", "repro", "rank")
     assert "Running stage 'scrape'" in first.stdout and "Running stage 'rank'" in first.stdout
@@ -91,9 +91,10 @@ def set_param(repo: Path, section: str | None, key: str, value: object) -> None:
 AFTER_RL = ["rl", "evaluate", "report"]
 
 
+@pytest.mark.slow
 def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_affects(pipeline_repo):
     first = run(pipeline_repo, "dvc", "repro")
-    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward"] + AFTER_RL
+    assert stages_run(first.stdout) == ["scrape", "rank", "tokenizer", "sft", "reward", *AFTER_RL]
     for output in (
         "reports/metrics.json",
         "reports/samples.jsonl",
@@ -123,7 +124,7 @@ def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_aff
 
     # Pairs change, stories do not: the tokenizer and SFT read only stories.
     set_param(pipeline_repo, "rank", "pair_margin", 0.8)
-    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward"] + AFTER_RL
+    assert stages_run(run(pipeline_repo, "dvc", "repro").stdout) == ["rank", "reward", *AFTER_RL]
     # Which stage reads which param, without training again: --dry lists the stages whose
     # own deps changed (what follows them reruns on their new outputs, as above).
     set_param(pipeline_repo, "reward", "lr", 1e-3)
@@ -139,6 +140,7 @@ def test_the_whole_pipeline_the_experiment_loop_and_only_what_a_param_change_aff
     assert [row["step"] for row in gold_vs_kl] == ["0", "2", "4"] and {"kl", "gold"} <= set(gold_vs_kl[0])
 
 
+@pytest.mark.slow
 def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):
     run(pipeline_repo, "dvc", "repro", "rank")
     params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
@@ -149,6 +151,7 @@ def test_a_rank_param_reruns_rank_but_not_scrape(pipeline_repo):
     assert "Running stage 'scrape'" not in rerun.stdout
 
 
+@pytest.mark.slow
 def test_dvc_repro_scrapes_the_local_reddit_keeps_data_raw_and_starts_afresh_on_request(
     pipeline_repo, simulated_frames
 ):

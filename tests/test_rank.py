@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_ahf, write_params
+
 from stages.common.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS, SUBMISSION_COLUMNS
 from stages.rank import gold_metrics, gold_of_file, texts_file
 from stages.ranking.adjusted_ranking import pair_positions
@@ -19,6 +19,7 @@ def ranked(small_project):
     return small_project
 
 
+@pytest.mark.slow
 def test_rank_writes_the_processed_contract(ranked):
     stories = pd.read_parquet(ranked / "data/processed/stories.parquet")
     pairs = pd.read_parquet(ranked / "data/processed/pairs.parquet")
@@ -29,6 +30,7 @@ def test_rank_writes_the_processed_contract(ranked):
     assert (pairs["margin"] > 0.5).all()
 
 
+@pytest.mark.slow
 def test_no_prompt_is_in_two_splits(ranked):
     stories = pd.read_parquet(ranked / "data/processed/stories.parquet")
     pairs = pd.read_parquet(ranked / "data/processed/pairs.parquet")
@@ -38,6 +40,7 @@ def test_no_prompt_is_in_two_splits(ranked):
     assert (pairs["split"] == pairs["submission_id"].map(split_of)).all()
 
 
+@pytest.mark.slow
 def test_metrics_count_every_comment_and_adjusted_beats_raw_score(ranked):
     metrics = json.loads((ranked / "reports/rank.json").read_text())
     dropped = sum(value for key, value in metrics.items() if key.startswith("rank/dropped_"))
@@ -48,6 +51,7 @@ def test_metrics_count_every_comment_and_adjusted_beats_raw_score(ranked):
     assert sum(shares) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_gold_metrics_scored_by_the_workers_are_those_of_the_stories_written(ranked):
     """The workers score gold in shares, from a file of the selected stories: each gold
     must still meet its own story."""
@@ -70,6 +74,7 @@ def test_gold_of_a_texts_file_in_shares_equals_batch_gold(tmp_path):
     np.testing.assert_array_equal(in_shares, batch_gold(stories["prompt"], stories["story"]))
 
 
+@pytest.mark.slow
 def test_shp_rule_pairs_a_later_story_with_the_earlier_one_it_outscored(small_project):
     write_params(small_project, simulate={"n_prompts": 80, "n_writers": 40}, rank={"pair_rule": "shp"})
     assert run_ahf(small_project, "scrape").returncode == 0
@@ -82,6 +87,7 @@ def test_shp_rule_pairs_a_later_story_with_the_earlier_one_it_outscored(small_pr
     assert (chosen["score"].to_numpy() >= 2 * rejected["score"].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_rank_without_raw_data_is_one_clear_line(small_project):
     result = run_ahf(small_project, "rank")
     assert result.returncode == 2
@@ -89,6 +95,7 @@ def test_rank_without_raw_data_is_one_clear_line(small_project):
     assert not (small_project / "data/processed").exists()
 
 
+@pytest.mark.slow
 def test_rank_with_nothing_left_to_rank_fails_and_keeps_old_output(ranked):
     before = (ranked / "data/processed/stories.parquet").read_bytes()
     write_params(ranked, simulate={"n_prompts": 80, "n_writers": 40}, rank={"min_chars": 100_000})
@@ -98,6 +105,7 @@ def test_rank_with_nothing_left_to_rank_fails_and_keeps_old_output(ranked):
     assert (ranked / "data/processed/stories.parquet").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_rank_of_an_empty_subreddit_is_a_clear_error(small_project):
     raw = small_project / "data/raw"
     raw.mkdir(parents=True)
@@ -108,6 +116,7 @@ def test_rank_of_an_empty_subreddit_is_a_clear_error(small_project):
     assert "holds no submissions" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_raw_file_is_a_clear_error(ranked):
     (ranked / "data/raw/comments.parquet").write_bytes(b"PAR1 not really parquet")
     result = run_ahf(ranked, "rank")

@@ -1,6 +1,7 @@
 import json
 import re
 
+import pytest
 from conftest import default_alpha, run_ahf
 
 
@@ -8,6 +9,7 @@ def report_of(project) -> tuple[str, str]:
     return (project / "reports/report.md").read_text(), (project / "reports/report.html").read_text()
 
 
+@pytest.mark.slow
 def test_the_report_leads_with_the_verdict_and_the_baseline_table(evaluate_project):
     result = run_ahf(evaluate_project, "report")
     assert result.returncode == 0, result.stderr
@@ -38,6 +40,7 @@ def test_the_report_leads_with_the_verdict_and_the_baseline_table(evaluate_proje
     assert first_prompt in markdown
 
 
+@pytest.mark.slow
 def test_the_report_warns_of_a_blow_up_and_of_reward_hacking(evaluate_project):
     reports = evaluate_project / "reports"
     rl = json.loads((reports / "rl.json").read_text()) | {"rl/diverged": 1, "rl/diverged_step": 3}
@@ -61,6 +64,7 @@ def test_the_report_warns_of_a_blow_up_and_of_reward_hacking(evaluate_project):
     assert "blew up at step 3: its last good policy" in markdown
 
 
+@pytest.mark.slow
 def test_the_report_without_evaluate_says_which_stage_to_run(evaluate_project):
     (evaluate_project / "reports/metrics.json").unlink()
     result = run_ahf(evaluate_project, "report")

@@ -5,10 +5,10 @@ import shutil
 import pandas as pd
 import pytest
 import torch
-
 from conftest import model_params, run_ahf
-from stages.reward import objective, pairwise_accuracy
+
 from stages.modeling.reward_model import RewardHead, RewardScorer
+from stages.reward import objective, pairwise_accuracy
 
 
 def test_pairwise_accuracy_by_hand_with_ties_counting_half():
@@ -17,6 +17,7 @@ def test_pairwise_accuracy_by_hand_with_ties_counting_half():
     assert pairwise_accuracy(reward_of, pairs) == pytest.approx((1 + 0.5 + 0) / 3)
 
 
+@pytest.mark.slow
 def test_the_reward_stage_saves_a_scorer_normalised_on_the_train_split(trained_project):
     scorer = RewardScorer.load(trained_project / "models/reward")
     metrics = json.loads((trained_project / "reports/reward.json").read_text())
@@ -30,6 +31,7 @@ def test_the_reward_stage_saves_a_scorer_normalised_on_the_train_split(trained_p
     assert abs(normalised.mean().item()) < 0.05 and abs(normalised.std().item() - 1.0) < 0.05
 
 
+@pytest.mark.slow
 def test_the_reward_stage_reports_held_out_figures(trained_project):
     metrics = json.loads((trained_project / "reports/reward.json").read_text())
     for key in (
@@ -48,6 +50,7 @@ def test_the_reward_stage_reports_held_out_figures(trained_project):
     assert curve["val_pairwise_accuracy"].max() == metrics["reward/val_pairwise_accuracy"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tier", "listwise"])
 def test_each_kind_trains_and_scores(sft_project, kind):
     model_params(sft_project, reward={"kind": kind})
@@ -62,16 +65,19 @@ def test_each_kind_trains_and_scores(sft_project, kind):
         assert ((rewards >= -1.0) & (rewards <= 1.0)).all()  # an expectation of the tier values
 
 
+@pytest.mark.slow
 def test_a_bad_reward_kind_is_a_clear_error_that_writes_nothing(model_project):
     model_params(model_project, reward={"kind": "pointwise"})
     result = run_ahf(model_project, "reward")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "ahf reward: error: params.yaml: reward.kind: Input should be 'tier', 'pairwise' or 'listwise' (got 'pointwise')"
+        "ahf reward: error: params.yaml: reward.kind: Input should be 'tier', 'pairwise' or 'listwise' (got "
+        "'pointwise')"
     )
     assert not (model_project / "models/reward").exists()
 
 
+@pytest.mark.slow
 def test_reward_from_sft_without_an_sft_model_says_what_to_run(sft_project):
     shutil.rmtree(sft_project / "models/sft")
     result = run_ahf(sft_project, "reward")

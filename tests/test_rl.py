@@ -4,11 +4,14 @@ import re
 import pandas as pd
 import pytest
 import torch
+from conftest import default_alpha, model_params, run_ahf
 from transformers import AutoModelForCausalLM
 
-from conftest import default_alpha, model_params, run_ahf
+from stages.common.config import check_stage_params
+from stages.common.errors import StageError
 
 
+@pytest.mark.slow
 def test_the_rl_stage_writes_a_policy_metrics_samples_and_curves(rl_project):
     result = run_ahf(rl_project, "rl")
     assert result.returncode == 0, result.stderr
@@ -24,7 +27,9 @@ def test_the_rl_stage_writes_a_policy_metrics_samples_and_curves(rl_project):
 
     policy = AutoModelForCausalLM.from_pretrained(rl_project / "models/policy")
     sft = AutoModelForCausalLM.from_pretrained(rl_project / "models/sft")
-    assert any(not torch.equal(a, b) for a, b in zip(policy.state_dict().values(), sft.state_dict().values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(policy.state_dict().values(), sft.state_dict().values(), strict=True)
+    )
 
     samples = [json.loads(line) for line in (rl_project / "reports/rl_samples.jsonl").read_text().splitlines()]
     assert sorted({row["step"] for row in samples}) == [0, 2, 4]
@@ -36,6 +41,7 @@ def test_the_rl_stage_writes_a_policy_metrics_samples_and_curves(rl_project):
     assert gold_curve["step"].tolist() == [0, 2, 4]
 
 
+@pytest.mark.slow
 def test_a_blow_up_is_an_outcome_keeping_the_last_good_policy(rl_project):
     # An lr this large wrecks the policy in one step; the next step's check catches it.
     model_params(rl_project, rl={"lr": 1.0, "max_ref_nll_ratio": 1.05, "steps": 6})
@@ -47,31 +53,43 @@ def test_a_blow_up_is_an_outcome_keeping_the_last_good_policy(rl_project):
     # The weights that passed the last check are SFT's own: step 1 checked them, then broke them.
     policy = AutoModelForCausalLM.from_pretrained(rl_project / "models/policy")
     sft = AutoModelForCausalLM.from_pretrained(rl_project / "models/sft")
-    assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), sft.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(policy.state_dict().values(), sft.state_dict().values(), strict=True))
 
 
-@pytest.mark.parametrize(
-    ("overrides", "key"),
-    [
-        ({"rl": {"algo": "ppo2"}}, "rl.algo"),
-        ({"rl": {"kl_estimator": "k7"}}, "rl.kl_estimator"),
-        ({"rl": {"samples_per_prompt": 1}}, "rl: Value error, rloo compares"),
-        ({"alpha": "high"}, "alpha"),
-    ],
-)
-def test_a_bad_rl_param_is_one_line_naming_the_key(rl_project, overrides, key):
-    params = json.loads(json.dumps(overrides))
-    if "alpha" in params:
-        path = model_params(rl_project)
-        path.write_text(re.sub(r"^alpha: .*$", f"alpha: {params['alpha']}", path.read_text(), flags=re.M))
-    else:
-        model_params(rl_project, **params)
+BAD_RL_PARAMS = [
+    ({"rl": {"algo": "ppo2"}}, "rl.algo"),
+    ({"rl": {"kl_estimator": "k7"}}, "rl.kl_estimator"),
+    ({"rl": {"samples_per_prompt": 1}}, "rl: Value error, rloo compares"),
+    ({"alpha": "high"}, "alpha"),
+]
+
+
+def params_with(folder, overrides: dict):
+    if "alpha" in overrides:
+        path = model_params(folder)
+        path.write_text(re.sub(r"^alpha: .*$", f"alpha: {overrides['alpha']}", path.read_text(), flags=re.M))
+        return path
+    return model_params(folder, **overrides)
+
+
+@pytest.mark.parametrize(("overrides", "key"), BAD_RL_PARAMS)
+def test_a_bad_rl_param_is_refused_naming_the_key(tmp_path, overrides, key):
+    """In-process: the check `ahf rl` makes before it loads anything."""
+    with pytest.raises(StageError, match=re.escape(key)):
+        check_stage_params("rl", params_with(tmp_path, overrides))
+
+
+@pytest.mark.slow
+def test_a_bad_rl_param_is_one_line_from_the_cli_and_writes_nothing(rl_project):
+    overrides, key = BAD_RL_PARAMS[0]
+    params_with(rl_project, overrides)
     result = run_ahf(rl_project, "rl")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and key in result.stderr, result.stderr
     assert not (rl_project / "models/policy").exists()
 
 
+@pytest.mark.slow
 def test_rl_without_the_reward_model_says_which_stage_to_run(rl_project):
     import shutil
 

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import zstandard
-
 from conftest import (
     BIG_THREAD_MORE_BATCH,
     TEST_SALT,
@@ -20,9 +20,11 @@ from conftest import (
     served_stories,
     write_params,
 )
+
 from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK
 
 
+@pytest.mark.slow
 def test_simulated_scrape_is_byte_identical_across_runs(small_project):
     assert run_ahf(small_project, "scrape").returncode == 0
     first = {
@@ -33,6 +35,7 @@ def test_simulated_scrape_is_byte_identical_across_runs(small_project):
     assert first == second
 
 
+@pytest.mark.slow
 def test_scrape_writes_the_contract_and_its_metrics(small_project):
     result = run_ahf(small_project, "scrape")
     assert result.returncode == 0, result.stderr
@@ -42,6 +45,7 @@ def test_scrape_writes_the_contract_and_its_metrics(small_project):
     assert (small_project / "reports/scrape.json").read_text().count("scrape/") == 2
 
 
+@pytest.mark.slow
 def test_an_unknown_source_is_one_line_and_writes_nothing(tmp_path):
     write_params(tmp_path, data={"source": "twitter"})
     result = run_ahf(tmp_path, "scrape")
@@ -51,6 +55,7 @@ def test_an_unknown_source_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_scrape_keeps_the_previous_output(small_project):
     assert run_ahf(small_project, "scrape").returncode == 0
     before = (small_project / "data/raw/comments.parquet").read_bytes()
@@ -71,6 +76,7 @@ def processes_in_group(group: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_simulation_in_blocks_ends_every_worker_and_writes_nothing(tmp_path):
     write_params(tmp_path, simulate={"n_prompts": 3 * PROMPTS_PER_BLOCK})  # three blocks, drawn by workers
     scraping = subprocess.Popen(
@@ -117,6 +123,7 @@ def files_text(*folders: Path) -> bytes:
     )
 
 
+@pytest.mark.slow
 def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, simulated_frames):
     reddit_params(tmp_path)
     with serve(simulated_frames, client_secret=CANARY_SECRET) as server:
@@ -140,6 +147,7 @@ def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, s
     assert run_ahf(tmp_path, "rank").returncode == 0
 
 
+@pytest.mark.slow
 def test_missing_credentials_are_one_line_naming_the_variables(tmp_path, simulated_frames):
     reddit_params(tmp_path, site=None)
     with serve(simulated_frames) as server:
@@ -154,6 +162,7 @@ def test_missing_credentials_are_one_line_naming_the_variables(tmp_path, simulat
     assert not (tmp_path / "data").exists() and server.requests == []
 
 
+@pytest.mark.slow
 def test_a_server_that_dies_mid_scrape_loses_nothing_on_the_rerun(tmp_path, simulated_frames):
     reddit_params(tmp_path, checkpoint_every=5, max_tries=1)
     with serve(simulated_frames) as server:
@@ -175,6 +184,7 @@ def test_a_server_that_dies_mid_scrape_loses_nothing_on_the_rerun(tmp_path, simu
     assert f"{len(done)} resumed" in rerun.stdout
 
 
+@pytest.mark.slow
 def test_a_scrape_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path, simulated_frames):
     reddit_params(tmp_path, checkpoint_every=3)
     with serve(simulated_frames) as server:
@@ -209,6 +219,7 @@ def test_a_scrape_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_pat
 FLAKY = {"max_tries": 6, "backoff_s": 0.001}
 
 
+@pytest.mark.slow
 def test_big_threads_under_15_percent_faults_are_scraped_whole_with_every_retry_counted(tmp_path, big_thread_frames):
     reddit_params(tmp_path, **FLAKY)
     with serve(big_thread_frames, more_batch=BIG_THREAD_MORE_BATCH) as server:
@@ -232,6 +243,7 @@ def test_big_threads_under_15_percent_faults_are_scraped_whole_with_every_retry_
     assert result.stderr.count("retrying in") == injected.total()
 
 
+@pytest.mark.slow
 def test_a_scrape_killed_in_the_middle_of_a_big_thread_resumes_without_loss_or_duplicates(tmp_path, big_thread_frames):
     reddit_params(tmp_path, checkpoint_every=1, **FLAKY)
     with serve(big_thread_frames, more_batch=BIG_THREAD_MORE_BATCH) as server:
@@ -264,6 +276,7 @@ def test_a_scrape_killed_in_the_middle_of_a_big_thread_resumes_without_loss_or_d
     assert "1 resumed" in rerun.stdout and not list((tmp_path / "data").glob(".raw*"))
 
 
+@pytest.mark.slow
 def test_a_thread_that_always_fails_ends_in_one_line_keeping_what_was_checkpointed(tmp_path, simulated_frames):
     reddit_params(tmp_path, checkpoint_every=5)
     with serve(simulated_frames) as server:
@@ -282,6 +295,7 @@ def test_a_thread_that_always_fails_ends_in_one_line_keeping_what_was_checkpoint
     assert set(done) == set(server.content.ordered_ids("top", "all")[:12])
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_was_scraped_and_says_how_to_resume(tmp_path, simulated_frames):
     reddit_params(tmp_path, checkpoint_every=1000)  # no checkpoint before the interrupt: only the handler saves
     with serve(simulated_frames) as server:
@@ -305,6 +319,7 @@ def test_ctrl_c_saves_what_was_scraped_and_says_how_to_resume(tmp_path, simulate
     assert len(done) >= 4 and sorted(pd.read_parquet(tmp_path / "data/raw/submissions.parquet")["id"]) == sorted(done)
 
 
+@pytest.mark.slow
 def test_scraping_again_merges_and_keeps_the_newest_snapshot(tmp_path, simulated_frames):
     submissions, comments = simulated_frames
     with serve(simulated_frames) as server:
@@ -329,6 +344,7 @@ def test_scraping_again_merges_and_keeps_the_newest_snapshot(tmp_path, simulated
     assert metrics["scrape/new_submissions"] == len(new - top) and metrics["scrape/submissions"] == len(top | new)
 
 
+@pytest.mark.slow
 def test_real_data_replaces_simulated_data_but_not_another_subreddits(tmp_path, simulated_frames):
     write_params(tmp_path, simulate={"n_prompts": 20, "n_writers": 10})
     assert run_ahf(tmp_path, "scrape").returncode == 0
@@ -347,6 +363,7 @@ def test_real_data_replaces_simulated_data_but_not_another_subreddits(tmp_path, 
 # --- data.source: dump ---
 
 
+@pytest.mark.slow
 def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     lines = [
         {"id": "s1", "subreddit": "WritingPrompts", "title": "[WP] A door", "score": 5, "created_utc": 1609459200},
@@ -377,6 +394,7 @@ def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     assert again.returncode == 0 and len(pd.read_parquet(tmp_path / "data/raw/submissions.parquet")) == 1
 
 
+@pytest.mark.slow
 def test_a_dump_source_without_files_says_so_and_writes_nothing(tmp_path):
     write_params(tmp_path, data={"source": "dump"})
     result = run_ahf(tmp_path, "scrape")

@@ -2,22 +2,24 @@ import json
 from functools import partial
 
 import pandas as pd
+import pytest
 import torch
+from conftest import QUICK_SFT, RecordingLive, model_params, run_ahf
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from conftest import QUICK_SFT, RecordingLive, model_params, run_ahf
-from stages.modeling.base_model import load_base_lm
 from stages.common.config import ModelConfig, OptimConfig
-from stages.sft import lm_loss
+from stages.modeling.base_model import load_base_lm
 from stages.modeling.story_format import encode_story, lm_batch
 from stages.modeling.training_loop import accelerator_for, fit
+from stages.sft import lm_loss
 
 
 def tsv(path):
     return pd.read_csv(path, sep="\t")
 
 
+@pytest.mark.slow
 def test_sft_saves_a_loadable_model_that_beats_a_uniform_guess(trained_project):
     model = AutoModelForCausalLM.from_pretrained(trained_project / "models/sft")
     tokenizer = AutoTokenizer.from_pretrained(trained_project / "models/sft")
@@ -29,12 +31,14 @@ def test_sft_saves_a_loadable_model_that_beats_a_uniform_guess(trained_project):
     assert model.config.vocab_size == len(tokenizer)
 
 
+@pytest.mark.slow
 def test_sft_trains_on_the_chosen_tiers_of_the_train_split(trained_project):
     stories = pd.read_parquet(trained_project / "data/processed/stories.parquet")
     expected = ((stories["split"] == "train") & stories["tier"].isin(["good", "ok"])).sum()
     assert json.loads((trained_project / "reports/sft.json").read_text())["sft/train_stories"] == expected
 
 
+@pytest.mark.slow
 def test_sft_curves_and_samples_are_written_at_every_evaluation(trained_project):
     curves = trained_project / "reports/sft_live/plots/metrics/sft"
     assert len(tsv(curves / "train_loss.tsv")) == QUICK_SFT["max_steps"]
@@ -50,6 +54,7 @@ def test_sft_curves_and_samples_are_written_at_every_evaluation(trained_project)
     assert all(isinstance(row["story"], str) for row in samples)
 
 
+@pytest.mark.slow
 def test_a_diverging_sft_fails_cleanly_and_keeps_the_previous_model(sft_project):
     before = (sft_project / "models/sft/model.safetensors").read_bytes()
     model_params(sft_project, sft={"lr": 1e10, "warmup_steps": 0})  # weights blow up within steps
@@ -61,6 +66,7 @@ def test_a_diverging_sft_fails_cleanly_and_keeps_the_previous_model(sft_project)
     assert (sft_project / "models/sft/model.safetensors").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_sft_and_reward_run_on_a_pretrained_base_from_a_local_folder(model_project, tiny_tokenizer):
     base = model_project / "base"
     GPT2LMHeadModel(
@@ -77,6 +83,7 @@ def test_sft_and_reward_run_on_a_pretrained_base_from_a_local_folder(model_proje
     assert not torch.equal(sft.transformer.wte.weight, GPT2LMHeadModel.from_pretrained(base).transformer.wte.weight)
 
 
+@pytest.mark.slow
 def test_a_bad_sft_param_is_a_one_line_error(model_project):
     model_params(model_project, sft={"tiers": ["great"]})
     result = run_ahf(model_project, "sft")

@@ -1,7 +1,8 @@
 import pandas as pd
+import pytest
+from conftest import run_ahf
 from transformers import AutoTokenizer
 
-from conftest import run_ahf
 from stages.modeling.base_model import EOS_TOKEN, PAD_TOKEN
 from stages.tokenizer import train_bpe_tokenizer
 
@@ -21,6 +22,7 @@ def test_bpe_training_is_deterministic_and_learns_frequent_words():
     assert len(first("The dragon")["input_ids"]) == 2  # "The", " dragon": whole words after training
 
 
+@pytest.mark.slow
 def test_the_stage_trains_on_the_train_split_and_saves_a_loadable_tokenizer(model_project):
     result = run_ahf(model_project, "tokenizer")
     assert result.returncode == 0, result.stderr
@@ -31,6 +33,7 @@ def test_the_stage_trains_on_the_train_split_and_saves_a_loadable_tokenizer(mode
     assert tokenizer.decode(tokenizer(story)["input_ids"]) == story
 
 
+@pytest.mark.slow
 def test_the_stage_without_ranked_data_is_one_clear_line(small_project):
     result = run_ahf(small_project, "tokenizer")
     assert result.returncode == 2

@@ -26,7 +26,22 @@ from stages.sft import lm_loss, story_tokens
 TINY = ModelConfig(n_layer=2, n_head=2, n_embd=32, max_tokens=48, max_prompt_tokens=16)
 # 27 stories in batches of 8: three full batches and one of 3, which 2 processes split 2 + 1.
 SFT = SftConfig(batch_size=8, max_steps=4, eval_every=2, warmup_steps=1, lr=3e-3, patience=0)
-WORDS = "the dragon kept a lantern by the river where every storm began and ended".split()
+WORDS = [
+    "the",
+    "dragon",
+    "kept",
+    "a",
+    "lantern",
+    "by",
+    "the",
+    "river",
+    "where",
+    "every",
+    "storm",
+    "began",
+    "and",
+    "ended",
+]
 SFT_STORIES = [(f"[WP] Prompt number {i}", " ".join(WORDS[: 2 + (7 * i) % 13])) for i in range(27)]
 RL_PROMPTS = [
     "[WP] A dragon guards the last library.",

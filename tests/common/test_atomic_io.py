@@ -42,9 +42,14 @@ def test_the_next_write_recovers_first_and_then_replaces(tmp_path):
 
 def test_a_failed_write_leaves_the_previous_folder(tmp_path):
     raw = folder_with(tmp_path / "raw", "previous")
-    with pytest.raises(RuntimeError), atomic_output_dir(raw) as staging:
-        (staging / "file.txt").write_text("partial")
-        raise RuntimeError("killed")
+
+    def killed_while_writing():
+        with atomic_output_dir(raw) as staging:
+            (staging / "file.txt").write_text("partial")
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        killed_while_writing()
     assert (raw / "file.txt").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 

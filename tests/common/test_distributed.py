@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 import two_process_runs as runs
 from conftest import PROJECT
+
 from stages.common.distributed import (
     BatchShards,
     DataParallel,
@@ -105,6 +105,7 @@ def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> fl
     return max(float((a[name] - b[name]).abs().max()) for name in a)
 
 
+@pytest.mark.slow
 def test_two_processes_train_sft_to_the_weights_of_one_with_the_same_global_batch(launched, one_thread):
     folder, two = launched
     assert two["processes"] == 2
@@ -115,6 +116,7 @@ def test_two_processes_train_sft_to_the_weights_of_one_with_the_same_global_batc
     assert two["sft_evaluations"] == evaluations
 
 
+@pytest.mark.slow
 def test_two_processes_take_the_rl_update_of_one_with_the_same_global_batch(launched, one_thread):
     folder, two = launched
     weights, metrics = runs.rl_run(runs.load_tokenizer(folder), torch.load(folder / "rollout.pt"), DataParallel())

@@ -1,12 +1,11 @@
 """`ahf launch`: the command a stage runs under, and one-line errors for a bad launch config."""
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROJECT, run_ahf, write_params
+
 from stages.common.config import LaunchConfig
 from stages.common.errors import StageError
 from stages.common.launcher import MALLOC_VARIABLES, launch_plan
@@ -29,10 +28,11 @@ def test_thresholds_the_user_set_are_kept_and_off_means_the_stage_runs_in_this_p
     kept = plan(environ={"MALLOC_MMAP_THRESHOLD_": "65536"})
     assert kept.env == {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
     assert plan(malloc_threshold=None).argv is None
-    assert plan(environ={name: "1" for name in MALLOC_VARIABLES}).argv is None
+    assert plan(environ=dict.fromkeys(MALLOC_VARIABLES, "1")).argv is None
     assert plan(platform="darwin").argv is None  # glibc's variables mean nothing elsewhere
 
 
+@pytest.mark.slow
 def test_an_accelerate_config_runs_the_training_stages_under_accelerate_launch():
     launched = plan(config=str(CPU_CONFIG), malloc_threshold=None)
     assert launched.argv == [
@@ -66,6 +66,7 @@ def test_a_missing_config_is_an_error_naming_where_it_was_asked_for(environ, key
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_ahf_launch_with_a_bad_config_path_fails_in_one_line_naming_the_param(tmp_path):
     write_params(tmp_path, launch={"config": "configs/accelerate/nope.yaml"})
     result = run_ahf(tmp_path, "launch", "sft")

@@ -3,12 +3,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from stages.common.worker_pool import interrupts_held, spawned_pool
 
 
 def blocked_signals(pid: int | str = "self") -> set[int]:
-    mask = int(open(f"/proc/{pid}/status").read().split("SigBlk:")[1].split()[0], 16)
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(status.split("SigBlk:")[1].split()[0], 16)
     return {number for number in range(1, 65) if mask >> (number - 1) & 1}
 
 
@@ -25,6 +29,7 @@ def test_a_ctrl_c_while_held_is_recorded_and_not_raised():
     assert signal.SIGINT not in blocked_signals()
 
 
+@pytest.mark.slow
 def test_what_starts_while_held_starts_with_sigint_blocked():
     # a worker is still starting Python when a Ctrl-C may come; blocked, it cannot interrupt that
     code = "print(open('/proc/self/status').read().split('SigBlk:')[1].split()[0])"

@@ -73,7 +73,7 @@ def test_a_reward_model_with_lora_trains_its_head_and_saves_a_plain_classifier(t
     trained = [name for name, p in model.named_parameters() if p.requires_grad]
     assert any(".score." in name for name in trained) and any(".lora_B." in name for name in trained)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.requires_grad:
                 p.normal_(std=0.1)  # as if trained: merging must carry adapters and head
     plain_model(model).save_pretrained(tmp_path / "reward")

@@ -2,9 +2,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from stages.modeling.base_model import load_base_lm, load_tokenizer, tiny_gpt2_config
 from stages.common.config import ModelConfig
 from stages.common.errors import StageError
+from stages.modeling.base_model import load_base_lm, load_tokenizer, tiny_gpt2_config
 
 
 def test_tiny_base_is_a_fresh_gpt2_of_the_params_shape(tiny_tokenizer):
@@ -21,7 +21,7 @@ def test_a_pretrained_base_loads_from_a_local_folder(tmp_path, tiny_tokenizer):
     saved.save_pretrained(tmp_path / "base")
     loaded = load_base_lm(ModelConfig(base=str(tmp_path / "base")), tiny_tokenizer)
     assert (tmp_path / "base" / "model.safetensors").exists()
-    for (name, a), (_, b) in zip(saved.state_dict().items(), loaded.state_dict().items()):
+    for (name, a), (_, b) in zip(saved.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     assert loaded.config.pad_token_id == tiny_tokenizer.pad_token_id
     # The reward model's backbone (reward.init: base) comes from the same folder, with a fresh head.

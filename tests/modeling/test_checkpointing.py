@@ -39,7 +39,7 @@ def test_checkpointing_gives_the_same_loss_and_gradients_and_recomputes_under_au
         losses.append(loss.item())
     assert calls[0] == 2  # the forward pass, and its recomputation in the backward pass
     assert abs(losses[0] - losses[1]) < 1e-6
-    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters()):
+    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters(), strict=True):
         assert torch.allclose(a.grad, b.grad, atol=1e-6), name
 
 

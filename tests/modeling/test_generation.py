@@ -1,7 +1,7 @@
 import torch
 
-from stages.modeling.base_model import load_base_lm
 from stages.common.config import ModelConfig
+from stages.modeling.base_model import load_base_lm
 from stages.modeling.generation import generate_stories, new_token_budget
 
 PROMPTS = ["[WP] A short prompt.", "[WP] A much longer prompt about a dragon that guards a hoard in a castle."]

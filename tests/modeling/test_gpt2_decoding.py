@@ -41,7 +41,7 @@ def alone_logits(model, prompt_ids, continuation):
     """transformers' logits for each row on its own, unpadded, at the same positions."""
     rows = []
     with torch.no_grad():
-        for prompt, more in zip(prompt_ids, continuation.tolist()):
+        for prompt, more in zip(prompt_ids, continuation.tolist(), strict=True):
             logits = model(input_ids=torch.tensor([prompt + more])).logits[0]
             rows.append(logits[len(prompt) - 1 :])
     return torch.stack(rows)

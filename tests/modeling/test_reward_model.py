@@ -25,7 +25,7 @@ def test_scalar_kinds_read_the_first_logit_and_tier_the_expected_value():
     assert rewards_from_logits(logits, head("tier")).tolist() == pytest.approx([expected, 1.0], abs=1e-6)
 
 
-@pytest.mark.parametrize("kind, outputs", [("tier", 3), ("pairwise", 1), ("listwise", 1)])
+@pytest.mark.parametrize(("kind", "outputs"), [("tier", 3), ("pairwise", 1), ("listwise", 1)])
 def test_a_reward_model_from_the_base_has_one_output_per_kind(kind, outputs, tiny_tokenizer):
     model = new_reward_model(RewardConfig(kind=kind, init="base"), TINY, tiny_tokenizer)
     assert model.config.num_labels == outputs
@@ -38,7 +38,7 @@ def test_scores_do_not_depend_on_what_else_is_in_the_batch(tiny_tokenizer):
         new_reward_model(RewardConfig(init="base"), TINY, tiny_tokenizer).eval(), tiny_tokenizer, head()
     )
     together = scorer.score(PROMPTS, STORIES, batch_size=3)
-    apart = torch.cat([scorer.score([p], [s]) for p, s in zip(PROMPTS, STORIES)])
+    apart = torch.cat([scorer.score([p], [s]) for p, s in zip(PROMPTS, STORIES, strict=True)])
     assert torch.allclose(together, apart, atol=1e-5)
     assert together[0] != together[1]
 

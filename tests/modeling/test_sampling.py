@@ -42,7 +42,10 @@ def rollout_of(model, tokenizer, prompts, config, seed=0):
 
 def test_top_k_and_top_p_keep_exactly_the_tokens_they_should():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    kept = lambda filtered: torch.isfinite(filtered)[0].tolist()
+
+    def kept(filtered):
+        return torch.isfinite(filtered)[0].tolist()
+
     assert kept(filter_logits(logits, top_k=2, top_p=1.0)) == [True, True, False, False]
     # 0.5 < 0.7, 0.5 + 0.3 >= 0.7: the nucleus is the first two
     assert kept(filter_logits(logits, top_k=0, top_p=0.7)) == [True, True, False, False]

@@ -98,8 +98,8 @@ def test_packed_rows_hold_every_story_token_once_and_fewer_pads():
     assert real <= packed["input_ids"].numel() < padded
     # Cut at each position 0: the segments are the stories, and single padding tokens.
     segments = []
-    for ids, row_positions in zip(packed["input_ids"].tolist(), packed["position_ids"].tolist()):
-        for token, position in zip(ids, row_positions):
+    for ids, row_positions in zip(packed["input_ids"].tolist(), packed["position_ids"].tolist(), strict=True):
+        for token, position in zip(ids, row_positions, strict=True):
             segments.append([token]) if position == 0 else segments[-1].append(token)
     assert sorted(segment for segment in segments if segment != [1]) == sorted(story.input_ids for story in stories)
     assert sorted(t for row in packed["labels"].tolist() for t in row if t != IGNORE_INDEX) == sorted(

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from conftest import RecordingLive
 from torch.utils.data import DataLoader
 
-from conftest import RecordingLive
 from stages.common.config import OptimConfig
 from stages.common.errors import StageError
 from stages.modeling.training_loop import BestTracker, accelerator_for, fit
@@ -12,7 +12,7 @@ def regression_data(n: int = 64) -> list[dict[str, torch.Tensor]]:
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(n, 4, generator=generator)
     targets = inputs @ torch.tensor([1.0, -2.0, 0.5, 3.0])
-    return [{"x": x, "y": y, "attention_mask": torch.ones(1)} for x, y in zip(inputs, targets)]
+    return [{"x": x, "y": y, "attention_mask": torch.ones(1)} for x, y in zip(inputs, targets, strict=True)]
 
 
 def squared_error(model, batch):

@@ -33,7 +33,7 @@ def test_rloo_subtracts_the_mean_of_the_other_samples():
     rewards = torch.tensor([[1.0, 2.0, 6.0]])
     # 1 - (2+6)/2 = -3;  2 - (1+6)/2 = -1.5;  6 - (1+2)/2 = 4.5
     assert rloo_advantage(rewards).tolist() == [[-3.0, -1.5, 4.5]]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 2 samples"):
         rloo_advantage(torch.tensor([[1.0], [2.0]]))
 
 

@@ -18,7 +18,7 @@ def test_estimators_follow_their_definitions():
     assert kl_per_token(logp, ref, "k1").item() == pytest.approx(-log_r)
     assert kl_per_token(logp, ref, "k2").item() == pytest.approx(0.5 * log_r**2)
     assert kl_per_token(logp, ref, "k3").item() == pytest.approx((0.5 - 1) - log_r)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown KL estimator 'k4'"):
         kl_per_token(logp, ref, "k4")
 
 

@@ -34,18 +34,15 @@ def toy_trainer(tokenizer, **overrides) -> PolicyTrainer:
     policy = load_base_lm(model_config, tokenizer)
     reference = load_base_lm(model_config, tokenizer)
     reference.load_state_dict(policy.state_dict())
-    settings = (
-        dict(
-            prompts_per_step=4,
-            samples_per_prompt=4,
-            max_new_tokens=10,
-            lr=1e-2,
-            kl_coef=0.0,
-            max_ref_nll_ratio=100.0,
-            critic_layers=[32],
-        )
-        | overrides
-    )
+    settings = {
+        "prompts_per_step": 4,
+        "samples_per_prompt": 4,
+        "max_new_tokens": 10,
+        "lr": 1e-2,
+        "kl_coef": 0.0,
+        "max_ref_nll_ratio": 100.0,
+        "critic_layers": [32],
+    } | overrides
     config = RLConfig(**settings)
     stories = [encode_story(tokenizer, p, "Once there was a tale to tell.", 16, 48, add_eos=True) for p in PROMPTS]
     models = RLModels(policy, reference, LetterScorer(), tokenizer, max_prompt_tokens=16, max_tokens=48)
@@ -98,7 +95,10 @@ def test_the_likelihood_term_guards_against_drift(tiny_tokenizer):
     for step in range(20):
         free_out = free.step(step, PROMPTS, 20)
         anchored_out = anchored.step(step, PROMPTS, 20)
-    drift = lambda out: out.metrics["rl/ref_nll"] - out.metrics["rl/sft_ref_nll"]
+
+    def drift(out):
+        return out.metrics["rl/ref_nll"] - out.metrics["rl/sft_ref_nll"]
+
     assert drift(anchored_out) < drift(free_out)
 
 

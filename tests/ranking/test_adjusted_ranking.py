@@ -104,7 +104,7 @@ def test_split_for_fraction_boundaries():
 
 def test_split_fraction_is_uniform_and_depends_on_seed():
     fractions = np.array([split_fraction(f"id{i}", seed=0) for i in range(4000)])
-    assert 0.0 <= fractions.min() and fractions.max() < 1.0
+    assert fractions.min() >= 0.0 and fractions.max() < 1.0
     assert abs(fractions.mean() - 0.5) < 0.02
     assert abs((fractions < 0.1).mean() - 0.1) < 0.02
     assert split_fraction("id1", seed=0) != split_fraction("id1", seed=1)
@@ -137,7 +137,7 @@ def story_group(adjusted, created=None, score=None):
 def positions(group: pd.DataFrame, rule: str, **options) -> list[tuple[int, int]]:
     settings = {"min_margin": 0.5, "score_ratio": 2.0} | options
     chosen, rejected = pair_positions(group, rule, **settings)
-    return list(zip(chosen.tolist(), rejected.tolist()))
+    return list(zip(chosen.tolist(), rejected.tolist(), strict=True))
 
 
 def test_adjusted_pairs_keep_only_differences_above_the_margin():

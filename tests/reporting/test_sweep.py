@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_ahf
+
 from stages.common.errors import StageError
 from stages.reporting.sweep import (
     DEFAULT_COLUMNS,
@@ -109,7 +109,7 @@ def test_several_params_make_a_row_per_combination(entries):
 
 
 def test_an_unknown_param_is_named(entries):
-    with pytest.raises(StageError, match="no experiment has the param rl.alfa"):
+    with pytest.raises(StageError, match=r"no experiment has the param rl\.alfa"):
         sweep_rows(runs_from_exp_show(entries), ["rl.alfa"], "rl.seed")
 
 
@@ -120,7 +120,7 @@ def test_not_json_is_a_clear_error():
 
 def test_the_figure_puts_alpha_on_a_log_axis_and_counts_blow_ups(entries):
     rows = sweep_rows(runs_from_exp_show(entries), ["alpha"], "rl.seed")
-    reward, perplexity, gold = sweep_panels(rows, ["alpha"], list(DEFAULT_COLUMNS))
+    reward, _perplexity, _gold = sweep_panels(rows, ["alpha"], list(DEFAULT_COLUMNS))
     assert reward.log_x and reward.x_ticks == [(5.0, "5"), (20.0, "20"), (50.0, "50"), (100.0, "100")]
     assert reward.notes == [(5.0, "1 blew up")]
     runs, mean, baseline = reward.series
@@ -132,6 +132,7 @@ def test_the_figure_puts_alpha_on_a_log_axis_and_counts_blow_ups(entries):
     assert categorical.x_ticks == [(0, "rloo")] and not categorical.log_x
 
 
+@pytest.mark.slow
 def test_ahf_sweep_prints_and_writes_the_table(tmp_path):
     result = run_ahf(tmp_path, "sweep", "alpha", "--from-json", str(FIXTURE))
     assert result.returncode == 0, result.stderr
@@ -142,6 +143,7 @@ def test_ahf_sweep_prints_and_writes_the_table(tmp_path):
     assert "6 runs -> reports/sweep.md" in result.stdout
 
 
+@pytest.mark.slow
 def test_ahf_sweep_of_an_unknown_param_is_one_line(tmp_path):
     result = run_ahf(tmp_path, "sweep", "alfa", "--from-json", str(FIXTURE))
     assert result.returncode == 2 and result.stderr.strip().startswith(

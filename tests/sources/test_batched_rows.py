@@ -1,8 +1,8 @@
 from dataclasses import asdict
 
 import numpy as np
-
 from reference_grammar import reference_sentences
+
 from stages.common.config import SimulateConfig
 from stages.sources import batched_rows
 from stages.sources.batched_rows import story_texts
@@ -30,7 +30,7 @@ def test_each_story_is_the_grammar_drawn_call_by_call_from_the_same_raws():
     draws = ReplayedDraws(np.random.default_rng(7))
     expected = [
         reference_sentences(draws, WritingStyle(theme=THEMES[t], n_sentences=int(n), **asdict(style_shares(float(s)))))
-        for t, s, n in zip(theme, skill, n_sentences)
+        for t, s, n in zip(theme, skill, n_sentences, strict=True)
     ]
     assert written == expected
 
@@ -70,7 +70,9 @@ def test_a_batched_block_orders_its_rows_as_the_sequential_layout_does():
             after = rows.comment_created[row - 1] if rows.kind[row] == REPLY else rows.created[index]
             assert rows.comment_created[row] >= after
     assert len(rows.delay_s) == rows.kind.count(STORY)
-    assert all(author.startswith("writer_") for author, kind in zip(rows.author, rows.kind) if kind == STORY)
+    assert all(
+        author.startswith("writer_") for author, kind in zip(rows.author, rows.kind, strict=True) if kind == STORY
+    )
 
 
 def summary(rows) -> dict[str, np.ndarray]:

@@ -9,8 +9,8 @@ import pytest
 import zstandard
 
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame
-from stages.sources.dumps import DumpCounts, dump_chunks, dump_files, dump_objects
 from stages.common.errors import StageError
+from stages.sources.dumps import DumpCounts, dump_chunks, dump_files, dump_objects
 from stages.sources.privacy import author_hash
 
 

@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pandas as pd
-
+import pytest
 from conftest import run_ahf, write_params
+
 from stages.sources.fake_reddit import LISTING_CAP, PAGE_SIZE, SubredditContent
 
 
@@ -66,6 +67,7 @@ def test_top_with_a_time_filter_counts_back_from_the_newest_prompt():
     assert len(week) == 7 * 24 and "s0499" in week and "s0300" not in week
 
 
+@pytest.mark.slow
 def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
     write_params(tmp_path, simulate={"n_prompts": 25, "n_writers": 10})
     options = ["--port", "0", "--fault-rate", "0.2", "--retry-after", "0", "--more-batch", "2"]

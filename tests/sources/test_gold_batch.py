@@ -43,7 +43,7 @@ def test_batch_gold_equals_gold_story_by_story_to_the_last_bit():
     prompts, stories = simulated_pairs(1500)
     prompts += [prompt for prompt, _ in EDGE_CASES]
     stories += [story for _, story in EDGE_CASES]
-    expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories)])
+    expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories, strict=True)])
     np.testing.assert_array_equal(batch_gold(prompts, stories), expected)
     assert expected.std() > 0.5  # the stories differ: equality is not trivial
 
@@ -83,7 +83,7 @@ def test_words_are_gold_words_of_each_text():
     texts = [story for _, story in EDGE_CASES if story.isascii()] + simulated_pairs(50)[1]
     found = words(pa.array(texts, pa.large_string())[2:])  # an offset into the buffers, as slices have
     by_text = [[] for _ in texts[2:]]
-    for text, code in zip(found.text, found.code):
+    for text, code in zip(found.text, found.code, strict=True):
         by_text[text].append(found.vocabulary[code])
     assert by_text == [words_of(text) for text in texts[2:]]
 

@@ -27,7 +27,7 @@ def test_the_default_simulation_is_the_one_drawn_before_blocks_existed():
 def test_the_frames_are_the_same_whatever_the_number_of_workers():
     alone = simulate_subreddit(SMALL, "WritingPrompts", prompts_per_block=40, workers=1)
     shared = simulate_subreddit(SMALL, "WritingPrompts", prompts_per_block=40, workers=2)
-    for one, two in zip(alone, shared):
+    for one, two in zip(alone, shared, strict=True):
         pd.testing.assert_frame_equal(one, two)
 
 
@@ -41,7 +41,9 @@ def rows_and_state(config: SimulateConfig, prompts_per_block: int):
 def test_block_0_is_the_single_stream_and_the_root_stream_goes_on_from_its_end():
     blocked, blocked_state = rows_and_state(SMALL, prompts_per_block=40)
     single, _ = rows_and_state(SMALL, prompts_per_block=10**6)
-    first_block, first_block_state = rows_and_state(SMALL.model_copy(update={"n_prompts": 40}), prompts_per_block=10**6)
+    _first_block, first_block_state = rows_and_state(
+        SMALL.model_copy(update={"n_prompts": 40}), prompts_per_block=10**6
+    )
     block_0_comments = int((blocked.prompt_of < 40).sum())
     block_0_stories = int((blocked.kind[:block_0_comments] == STORY).sum())
     assert blocked.titles[:40] == single.titles[:40]

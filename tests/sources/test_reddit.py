@@ -5,8 +5,8 @@ import praw
 import prawcore
 import pytest
 import requests
-
 from conftest import FAST_REDDIT, TEST_SALT, serve, served_stories, values
+
 from stages.common.config import RedditConfig
 from stages.common.errors import StageError
 from stages.sources.fake_reddit import FakeReddit
@@ -73,10 +73,10 @@ def test_a_full_scrape_equals_what_was_served_across_pages_and_more_objects(simu
 
 def test_submissions_carry_the_contract_fields(simulated_frames):
     with serve(simulated_frames) as server:
-        walk, scraped = scrape(server, limit=5)
+        _walk, scraped = scrape(server, limit=5)
     served = server.content.submissions.set_index("id")
-    for scraped in scraped:
-        row = scraped.submission
+    for one in scraped:
+        row = one.submission
         assert row["tag"] == "WP" and row["title"] == served.loc[row["id"], "title"]
         assert row["score"] == served.loc[row["id"], "score"] and row["subreddit"] == "WritingPrompts"
         assert len(row["author_hash"]) == 16 and not row["author_hash"].startswith("u_")
@@ -109,7 +109,7 @@ def test_each_request_is_retried_on_its_own_with_doubling_waits(simulated_frames
     assert server.requests[1] == server.requests[2] == server.requests[3] == "GET /r/WritingPrompts/top"
     assert server.requests[7] == server.requests[8]  # the failed request again, not its thread
     assert log.retries == 3 and log.causes == {"429": 1, "5xx": 2, "timeout": 0, "connection": 0}
-    for wait_s, retry in zip(sleeps, (1, 2, 1)):
+    for wait_s, retry in zip(sleeps, (1, 2, 1), strict=True):
         low, high = backoff_bounds(FAST_REDDIT["backoff_s"], retry)
         assert low <= wait_s <= high
     assert log.wait_s == pytest.approx(sum(sleeps))
@@ -189,7 +189,7 @@ def test_an_unknown_subreddit_is_one_clear_error(simulated_frames):
 def test_an_empty_subreddit_yields_nothing(simulated_frames):
     submissions, comments = (frame.iloc[0:0] for frame in simulated_frames)
     with serve((submissions, comments)) as server:
-        walk, scraped = scrape(server)
+        _walk, scraped = scrape(server)
     assert scraped == []
 
 

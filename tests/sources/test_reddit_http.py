@@ -22,7 +22,7 @@ def failed(status: int, headers: dict | None = None, times: int = 1, **reddit) -
 
 def test_waits_double_from_the_first_retry_with_up_to_half_again_of_jitter():
     pauses, log = failed(503, times=4)
-    for wait_s, base in zip(pauses, (1.0, 2.0, 4.0, 8.0)):
+    for wait_s, base in zip(pauses, (1.0, 2.0, 4.0, 8.0), strict=True):
         assert base <= wait_s <= 1.5 * base
     assert log.causes["5xx"] == 4 and log.wait_s == pytest.approx(sum(pauses))
 

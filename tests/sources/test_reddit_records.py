@@ -22,7 +22,7 @@ COMMENT = {
 
 def test_numbers_arrive_as_floats_or_strings_and_leave_as_ints():
     assert whole_number(1609459200.0) == whole_number("1609459200") == 1609459200
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="could not convert"):
         whole_number("many")
 
 
@@ -47,5 +47,5 @@ def test_a_comment_keeps_moderation_marks_and_loses_its_author_name():
 def test_missing_or_malformed_fields_raise():
     with pytest.raises(KeyError):
         submission_record({key: value for key, value in SUBMISSION.items() if key != "title"}, "salt", 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a comment's link_id"):
         comment_record(COMMENT | {"link_id": "s1"}, "salt", 1)

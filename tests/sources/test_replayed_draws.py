@@ -60,7 +60,7 @@ def test_every_draw_equals_numpys_and_the_generator_is_handed_back_where_numpy_l
 
 
 def test_a_bad_range_is_refused_like_numpy():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="high <= low"):
         ReplayedDraws(np.random.default_rng(0)).integers(0)
 
 

@@ -1,13 +1,13 @@
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
 from stages.sources.gold import gold
+from stages.sources.privacy import author_hash
 from stages.sources.simulated_rows import AUTHOR_SALT
 from stages.sources.simulator import expected_votes, simulate_subreddit
-from stages.sources.privacy import author_hash
 
 SMALL = SimulateConfig(n_prompts=120, n_writers=50)
 
@@ -16,7 +16,7 @@ def test_same_config_gives_identical_frames_and_another_seed_does_not():
     first = simulate_subreddit(SMALL, "WritingPrompts")
     second = simulate_subreddit(SMALL, "WritingPrompts")
     other = simulate_subreddit(SMALL.model_copy(update={"seed": 1}), "WritingPrompts")
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         pd.testing.assert_frame_equal(a, b)
     assert not first[1]["body"].equals(other[1]["body"])
 
@@ -64,7 +64,7 @@ def test_stories_span_a_wide_range_of_gold():
     submissions, comments = simulate_subreddit(SMALL, "WritingPrompts")
     titles = submissions.set_index("id")["title"]
     stories = comments[comments["parent_id"].str.startswith("t3_") & ~comments["stickied"]]
-    golds = np.array([gold(titles[s], body) for s, body in zip(stories["submission_id"], stories["body"])])
+    golds = np.array([gold(titles[s], body) for s, body in zip(stories["submission_id"], stories["body"], strict=True)])
     assert golds.std() > 0.7
     assert np.percentile(golds, 90) - np.percentile(golds, 10) > 2.0
 
