@@ -13,7 +13,7 @@ from stages.common.atomic_io import write_metrics
 from stages.common.config import DataConfig, SimulateConfig, load_section
 from stages.common.errors import StageError
 from stages.common.layout import RAW_DIR, metrics_file
-from stages.sources.dumps import COMMENTS, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
+from stages.sources.dumps import COMMENTS, REPLIES, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
 from stages.sources.privacy import author_salt
 from stages.sources.raw_store import (
     SIMULATED,
@@ -43,12 +43,15 @@ def scrape_simulated(data: DataConfig, params: Path) -> str:
     return f"scrape (simulated): {len(submissions)} submissions, {len(comments)} comments -> {RAW_DIR}/"
 
 
-def scrape_metrics(held: RawData, raw: RawData, fetched: int, stories: int, skipped: Counter) -> dict[str, int]:
+def scrape_metrics(
+    held: RawData, raw: RawData, fetched: int, stories: int, replies: int, skipped: Counter
+) -> dict[str, int]:
     return {
         "scrape/submissions": len(raw.submissions),
         "scrape/comments": len(raw.comments),
         "scrape/fetched_submissions": fetched,
         "scrape/stories": stories,
+        "scrape/replies": replies,
         "scrape/new_submissions": int((~raw.submissions["id"].isin(held.submissions["id"])).sum()),
         "scrape/new_comments": int((~raw.comments["id"].isin(held.comments["id"])).sum()),
     } | {f"scrape/skipped_{reason}": count for reason, count in sorted(skipped.items())}
@@ -64,10 +67,10 @@ def retry_metrics(log: RetryLog, refetches: int) -> dict[str, int | float]:
     }
 
 
-def summary(what: str, fetched: int, stories: int, skipped: Counter, raw: RawData) -> str:
+def summary(what: str, fetched: int, stories: int, replies: int, skipped: Counter, raw: RawData) -> str:
     skips = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()) if count) or "none"
     return (
-        f"scrape ({what}): {fetched} submissions, {stories} stories; skipped: {skips}; "
+        f"scrape ({what}): {fetched} submissions, {stories} stories, {replies} replies; skipped: {skips}; "
         f"{RAW_DIR}/ holds {len(raw.submissions)} submissions, {len(raw.comments)} comments"
     )
 
@@ -81,11 +84,11 @@ def scrape_reddit(data: DataConfig) -> str:
     done = resumable_ids(held.state, pass_key)
     checkpoints = Checkpoints(RAW_DIR, held, data.subreddit, pass_key, done, config.checkpoint_every)
     walk = ListingScrape(reddit, data.subreddit, config, author_salt(), done)
-    fetched = stories = 0
+    fetched = stories = replies = 0
     try:
         for scraped in walk:
-            checkpoints.add(scraped.submission, scraped.stories)
-            fetched, stories = fetched + 1, stories + len(scraped.stories)
+            checkpoints.add(scraped.submission, scraped.stories + scraped.replies)
+            fetched, stories, replies = fetched + 1, stories + len(scraped.stories), replies + len(scraped.replies)
     except (StageError, KeyboardInterrupt) as error:
         if checkpoints.unsaved:
             checkpoints.write(complete=False)
@@ -98,23 +101,25 @@ def scrape_reddit(data: DataConfig) -> str:
     raw = checkpoints.write(complete=True)
     write_metrics(
         metrics_file("scrape"),
-        scrape_metrics(held, raw, fetched, stories, walk.skipped) | retry_metrics(retry_log, walk.refetches),
+        scrape_metrics(held, raw, fetched, stories, replies, walk.skipped) | retry_metrics(retry_log, walk.refetches),
     )
-    return summary(f"reddit r/{data.subreddit} {config.listing}", fetched, stories, walk.skipped, raw)
+    return summary(f"reddit r/{data.subreddit} {config.listing}", fetched, stories, replies, walk.skipped, raw)
 
 
 def import_dumps(data: DataConfig) -> str:
     files = dump_files(data.dump.submissions, data.dump.comments)
     counts = DumpCounts()
-    held, raw = merge_chunks_into_raw(
+    held, raw, replies = merge_chunks_into_raw(
         RAW_DIR, dump_chunks(files, data.subreddit, author_salt(), counts), data.subreddit
     )
-    fetched, stories = counts.rows[SUBMISSIONS], counts.rows[COMMENTS]
-    metrics = scrape_metrics(held, raw, fetched, stories, counts.skipped) | {
+    counts.rows[REPLIES] = replies.pop("kept", 0)
+    counts.skipped.update(replies)
+    fetched, stories, replies = counts.rows[SUBMISSIONS], counts.rows[COMMENTS], counts.rows[REPLIES]
+    metrics = scrape_metrics(held, raw, fetched, stories, replies, counts.skipped) | {
         f"scrape/dump_{problem}": count for problem, count in counts.problems.items()
     }
     write_metrics(metrics_file("scrape"), metrics)
-    return summary(f"dump r/{data.subreddit}", fetched, stories, counts.skipped + counts.problems, raw)
+    return summary(f"dump r/{data.subreddit}", fetched, stories, replies, counts.skipped + counts.problems, raw)
 
 
 def run(params: Path) -> str:

@@ -57,6 +57,33 @@ def simulated_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     return simulate_subreddit(SERVED_SIMULATION, "WritingPrompts")
 
 
+def threaded(frames: tuple[pd.DataFrame, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`frames` with, under each of the first three prompts, what a thread holds besides
+    readers' replies to stories: the story's author answering, a bot, a reply to a
+    reply, and a reply under the sticky."""
+    submissions, comments = frames
+    extra = []
+    for submission_id in submissions["id"][:3]:
+        thread = comments[comments["submission_id"] == submission_id]
+        sticky = thread[thread["stickied"]].iloc[0]
+        story = thread[~thread["stickied"] & thread["parent_id"].str.startswith("t3_")].iloc[0]
+        under_story = {"parent_id": f"t1_{story['id']}", "created_utc": story["created_utc"] + 60}
+        for suffix, body, fields in (
+            ("a", "Thanks all! Edit: fixed a typo.", under_story | {"author_hash": story["author_hash"]}),
+            ("b", "I will be messaging you in 1 day.", under_story | {"author_hash": "remindme_bot"}),
+            ("c", "Agreed, the ending was the best part.", under_story | {"author_hash": "reader_c"}),
+            ("d", "Right? Loved it.", {"parent_id": f"t1_{story['id']}c", "author_hash": "reader_d"}),
+            ("e", "Why was this removed?", {"parent_id": f"t1_{sticky['id']}", "author_hash": "reader_e"}),
+        ):
+            extra.append(story.to_dict() | {"id": f"{story['id']}{suffix}", "body": body, "score": 2} | fields)
+    return submissions, pd.concat([comments, pd.DataFrame(extra)], ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def threaded_frames(simulated_frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return threaded(simulated_frames)
+
+
 # Two threads of about 2,050 stories, like r/WritingPrompts' top ones:
 # served 10 comments per morechildren call, each takes some 205 of them to expand.
 BIG_THREADS = SimulateConfig(n_prompts=2, n_writers=40, stories_per_prompt=2050, one_story_share=0.0, reply_share=0.0)
@@ -101,20 +128,33 @@ def reddit_params(folder: Path, site: str = "fake", **reddit: object) -> Path:
     return write_params(folder, data={"source": "reddit", "reddit": {"praw_site": site, **FAST_REDDIT, **reddit}})
 
 
-def served_stories(server: FakeReddit, salt: str = TEST_SALT) -> pd.DataFrame:
-    """The top-level comments the server holds, as the scrape should store them."""
+def served_comments(server: FakeReddit, salt: str = TEST_SALT) -> pd.DataFrame:
+    """The top-level comments the server holds and the direct replies to them, as the scrape
+    should store them: not the replies under a sticky, deeper down, a bot's (u_...bot) or
+    the story's author's."""
     comments = server.content.comments
-    stories = comments[comments["parent_id"].str.startswith("t3_")]
-    return stories.assign(author_hash=[author_hash(author_name(h), salt) for h in stories["author_hash"]])
+    named = comments.assign(author=[author_name(h) for h in comments["author_hash"]])
+    top_level = named["parent_id"].str.startswith("t3_")
+    story_author = named[top_level & ~named["stickied"]].set_index("id")["author"]
+    parent = named["parent_id"].str.removeprefix("t1_")
+    reply = ~top_level & parent.isin(story_author.index) & ~named["author"].str.endswith("bot")
+    reply &= (named["author"] == "[deleted]") | (named["author"] != parent.map(story_author))
+    kept = named[top_level | reply]
+    return kept.assign(author_hash=[author_hash(name, salt) for name in kept["author"]]).drop(columns="author")
+
+
+def served_stories(server: FakeReddit) -> pd.DataFrame:
+    comments = served_comments(server)
+    return comments[comments["parent_id"].str.startswith("t3_")]
 
 
 def assert_scraped_all_served(folder: Path, server: FakeReddit) -> None:
-    """data/raw holds each served submission and story exactly once, as served."""
+    """data/raw holds each served submission, story and direct reply exactly once, as served."""
     submissions = pd.read_parquet(folder / "data/raw/submissions.parquet")
     comments = pd.read_parquet(folder / "data/raw/comments.parquet")
     assert submissions["id"].is_unique and comments["id"].is_unique
     assert sorted(submissions["id"]) == sorted(server.content.submissions["id"])
-    expected = served_stories(server).set_index("id").sort_index()
+    expected = served_comments(server).set_index("id").sort_index()
     got = comments.set_index("id").sort_index()
     assert list(got.index) == list(expected.index)
     for column in (

@@ -124,9 +124,9 @@ def files_text(*folders: Path) -> bytes:
 
 
 @pytest.mark.slow
-def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, simulated_frames):
+def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, threaded_frames):
     reddit_params(tmp_path)
-    with serve(simulated_frames, client_secret=CANARY_SECRET) as server:
+    with serve(threaded_frames, client_secret=CANARY_SECRET) as server:
         result = run_ahf(tmp_path, "scrape", env=praw_env(tmp_path, server))
     assert result.returncode == 0, result.stderr
     assert_scraped_all_served(tmp_path, server)
@@ -138,8 +138,11 @@ def test_a_reddit_scrape_stores_what_was_served_and_never_the_secret(tmp_path, s
         == metrics["scrape/fetched_submissions"]
         == 130
     )
-    assert metrics["scrape/stories"] == metrics["scrape/comments"] == len(served_stories(server))
-    assert metrics["scrape/skipped_reply"] > 0 and metrics["scrape/retries"] == 0
+    assert metrics["scrape/stories"] == len(served_stories(server))
+    assert metrics["scrape/stories"] + metrics["scrape/replies"] == metrics["scrape/comments"]
+    assert metrics["scrape/replies"] > 0 and metrics["scrape/retries"] == 0
+    for reason in ("bot", "deep", "under_sticky", "by_author"):
+        assert metrics[f"scrape/skipped_reply_{reason}"] == 3, reason  # threaded()'s
     assert scrape_state(tmp_path) == {"holds": "reddit", "subreddit": "WritingPrompts", "pass": None}
     everything = files_text(tmp_path / "data", tmp_path / "reports") + (tmp_path / "params.yaml").read_bytes()
     assert CANARY_SECRET.encode() not in everything + (result.stdout + result.stderr).encode()
@@ -363,6 +366,10 @@ def test_real_data_replaces_simulated_data_but_not_another_subreddits(tmp_path, 
 # --- data.source: dump ---
 
 
+def ndjson(*things: dict) -> bytes:
+    return b"".join(json.dumps(thing).encode() + b"\n" for thing in things)
+
+
 @pytest.mark.slow
 def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     lines = [
@@ -371,7 +378,7 @@ def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
     ]
     blob = b"".join(json.dumps(line).encode() + b"\n" for line in lines) + b"{not json\n"
     (tmp_path / "RS.zst").write_bytes(zstandard.ZstdCompressor().compress(blob))
-    comment = {
+    story = {
         "id": "c1",
         "link_id": "t3_s1",
         "parent_id": "t3_s1",
@@ -379,19 +386,34 @@ def test_a_dump_import_merges_into_data_raw_and_counts_damage(tmp_path):
         "score": 2,
         "created_utc": 1609459300,
         "subreddit": "WritingPrompts",
+        "author": "writer",
     }
-    (tmp_path / "RC.zst").write_bytes(zstandard.ZstdCompressor().compress(json.dumps(comment).encode() + b"\n"))
-    write_params(tmp_path, data={"source": "dump", "dump": {"submissions": ["RS.zst"], "comments": ["RC.zst"]}})
+    # Replies before and after their story, in the same file and the next.
+    replies = [
+        story | {"id": "r1", "parent_id": "t1_c1", "body": "This gave me chills.", "author": "reader"},
+        story | {"id": "r2", "parent_id": "t1_c1", "body": "Thanks for reading!"},  # the story's author
+        story | {"id": "r3", "parent_id": "t1_r1", "body": "Same here."},  # a reply to a reply
+    ]
+    (tmp_path / "RC.zst").write_bytes(zstandard.ZstdCompressor().compress(ndjson(replies[0], story, replies[1])))
+    later = story | {"id": "r4", "parent_id": "t1_c1", "body": "lol", "author": "another"}
+    (tmp_path / "RC2.zst").write_bytes(zstandard.ZstdCompressor().compress(ndjson(later, replies[2])))
+    dump = {"submissions": ["RS.zst"], "comments": ["RC.zst", "RC2.zst"]}
+    write_params(tmp_path, data={"source": "dump", "dump": dump})
     result = run_ahf(tmp_path, "scrape", env=os.environ | {"AHF_AUTHOR_SALT": TEST_SALT})
     assert result.returncode == 0, result.stderr
-    assert "1 submissions, 1 stories" in result.stdout and "1 corrupt_lines" in result.stdout
+    assert "1 submissions, 1 stories, 2 replies" in result.stdout and "1 corrupt_lines" in result.stdout
     metrics = json.loads((tmp_path / "reports/scrape.json").read_text())
     assert metrics["scrape/dump_corrupt_lines"] == 1 and metrics["scrape/skipped_other_subreddit"] == 1
     assert metrics["scrape/dump_truncated_files"] == 0
-    assert pd.read_parquet(tmp_path / "data/raw/comments.parquet")["id"].tolist() == ["c1"]
+    assert metrics["scrape/skipped_reply_by_author"] == metrics["scrape/skipped_reply_deep"] == 1
+    comments = pd.read_parquet(tmp_path / "data/raw/comments.parquet")
+    assert comments["id"].tolist() == ["c1", "r1", "r4"] and comments["author_hash"].notna().all()
+    assert "reader" not in set(comments["author_hash"])
     again = run_ahf(tmp_path, "scrape", env=os.environ | {"AHF_AUTHOR_SALT": TEST_SALT})
-    assert json.loads((tmp_path / "reports/scrape.json").read_text())["scrape/new_submissions"] == 0
+    metrics = json.loads((tmp_path / "reports/scrape.json").read_text())
+    assert metrics["scrape/new_submissions"] == metrics["scrape/new_comments"] == 0
     assert again.returncode == 0 and len(pd.read_parquet(tmp_path / "data/raw/submissions.parquet")) == 1
+    assert pd.read_parquet(tmp_path / "data/raw/comments.parquet")["id"].tolist() == ["c1", "r1", "r4"]
 
 
 @pytest.mark.slow

@@ -27,14 +27,19 @@ from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_fra
 from stages.common.errors import StageError
 from stages.common.progress import redraw_interval_s
 from stages.sources.reddit_records import comment_record, is_top_level, submission_record, whole_number
+from stages.sources.reply_threads import SKIP_REASONS as REPLY_SKIP_REASONS
+from stages.sources.reply_threads import is_bot
 
-SUBMISSIONS, COMMENTS = "submissions", "comments"
-COLUMNS = {SUBMISSIONS: SUBMISSION_COLUMNS, COMMENTS: COMMENT_COLUMNS}
+# REPLIES: comments below top level, candidates for the direct replies to stories. A
+# reply may come before its story in a dump, or in another file, so which are kept is
+# decided once every comment is in (raw_store.merge_chunks_into_raw).
+SUBMISSIONS, COMMENTS, REPLIES = "submissions", "comments", "replies"
+COLUMNS = {SUBMISSIONS: SUBMISSION_COLUMNS, COMMENTS: COMMENT_COLUMNS, REPLIES: COMMENT_COLUMNS}
 ROWS_PER_CHUNK = 100_000  # records held at once (a few hundred MB as Python dicts)
 MAX_WINDOW_SIZE = 2**31  # what `zstd --long=31` needs; the library refuses more than 128 MB by default
 READ_SIZE = 2**20
 PROBLEMS = ("corrupt_lines", "missing_fields", "truncated_files")
-SKIP_REASONS = ("other_subreddit", "reply")
+SKIP_REASONS = ("other_subreddit", *REPLY_SKIP_REASONS)
 
 
 class TruncatedDump(Exception):
@@ -113,7 +118,7 @@ def snapshot_utc(fields: dict) -> int:
 class DumpCounts:
     """What an import saw besides the rows it kept."""
 
-    rows: Counter = field(default_factory=Counter)  # rows kept, by kind
+    rows: Counter = field(default_factory=Counter)  # rows kept, by kind (REPLIES: once merged)
     skipped: Counter = field(default_factory=lambda: Counter(dict.fromkeys(SKIP_REASONS, 0)))  # on purpose
     problems: Counter = field(default_factory=lambda: Counter(dict.fromkeys(PROBLEMS, 0)))  # damage
 
@@ -144,28 +149,32 @@ def dump_chunks(
     rows_per_chunk: int = ROWS_PER_CHUNK,
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     """(kind, frame of at most rows_per_chunk rows of the subreddit), file by file and line
-    by line: only one chunk of records is ever held, however large the dumps."""
-    for kind, paths in files.items():
-        rows: list[dict] = []
+    by line: only one chunk of records per kind is ever held, however large the dumps.
+    Comments come as COMMENTS (stories) and REPLIES (candidates, bots already left out)."""
+    for file_kind, paths in files.items():
+        rows: dict[str, list[dict]] = {SUBMISSIONS: [], COMMENTS: [], REPLIES: []}
         for path in paths:
             for fields in dump_objects(path, counts.problems):
                 try:
                     if str(fields["subreddit"]).lower() != subreddit.lower():
                         counts.skipped["other_subreddit"] += 1
                         continue
-                    if kind == SUBMISSIONS:
-                        rows.append(submission_record(fields, salt, snapshot_utc(fields)))
-                    elif is_top_level(fields):
-                        rows.append(comment_record(fields, salt, snapshot_utc(fields)))
+                    if file_kind == SUBMISSIONS:
+                        kind, record = SUBMISSIONS, submission_record(fields, salt, snapshot_utc(fields))
                     else:
-                        counts.skipped["reply"] += 1
-                        continue
+                        kind = COMMENTS if is_top_level(fields) else REPLIES
+                        record = comment_record(fields, salt, snapshot_utc(fields))
                 except (KeyError, ValueError, TypeError):
                     counts.problems["missing_fields"] += 1
                     continue
-                counts.rows[kind] += 1
-                if len(rows) == rows_per_chunk:
-                    yield kind, raw_frame(rows, COLUMNS[kind])
-                    rows = []
-        if rows:
-            yield kind, raw_frame(rows, COLUMNS[kind])
+                if kind == REPLIES and is_bot(fields.get("author")):
+                    counts.skipped["reply_bot"] += 1
+                    continue
+                counts.rows[kind] += kind != REPLIES
+                rows[kind].append(record)
+                if len(rows[kind]) == rows_per_chunk:
+                    yield kind, raw_frame(rows[kind], COLUMNS[kind])
+                    rows[kind] = []
+        for kind, left in rows.items():
+            if left:
+                yield kind, raw_frame(left, COLUMNS[kind])

@@ -14,6 +14,7 @@ skips exactly those.
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 from stages.common.atomic_io import atomic_output_dir, read_parquet, recover_output_dir, write_parquet
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS, raw_frame, require_columns
 from stages.common.errors import StageError
+from stages.sources.reply_threads import reply_skip_reason
 from stages.sources.sorted_runs import SortedRuns
 
 SUBMISSIONS = "submissions.parquet"
@@ -148,32 +150,55 @@ def merge_chunks_into_raw(
     raw_dir: Path,
     chunks: Iterable[tuple[str, pd.DataFrame]],
     subreddit: str,
-) -> tuple[RawData, RawData]:
-    """Merge chunks of new rows ("submissions" or "comments", frame) into raw_dir as
-    merged_raw would, but on disk (sources/sorted_runs.py), so that neither what raw_dir
-    holds nor what arrives is ever in memory at once. Returns the ids held before and the
-    ids written, as RawData of id columns: what the metrics count."""
+) -> tuple[RawData, RawData, Counter]:
+    """Merge chunks of new rows ("submissions", "comments" or "replies", frame) into raw_dir
+    as merged_raw would, but on disk (sources/sorted_runs.py), so that neither what raw_dir
+    holds nor what arrives is ever in memory at once. "replies" are candidates: those whose
+    parent is a story, in raw_dir or among the new rows, join the comments
+    (sources/reply_threads.py). Returns the ids held before and the ids written, as RawData
+    of id columns, and the candidates by fate ("kept", or the reason they were skipped):
+    what the metrics count."""
     state = read_raw_state(raw_dir)
     extend = extends_real_data(state, subreddit)
     files = {"submissions": (SUBMISSIONS, SUBMISSION_COLUMNS), "comments": (COMMENTS, COMMENT_COLUMNS)}
     with atomic_output_dir(raw_dir) as staging:
         runs = {kind: SortedRuns(staging / f".{kind}-runs", columns) for kind, (_, columns) in files.items()}
+        candidates = SortedRuns(staging / ".replies-runs", COMMENT_COLUMNS)
         held = {kind: pd.Series([], dtype="str") for kind in files}
         for kind, (name, columns) in files.items():
             if extend:
                 require_columns(pd.DataFrame(columns=parquet_columns(raw_dir / name)), columns, kind)
                 held[kind] = runs[kind].add_file(raw_dir / name)
         for kind, frame in chunks:
-            runs[kind].add(frame)
+            (candidates if kind == "replies" else runs[kind]).add(frame)
+        replies = keep_direct_replies(candidates, runs["comments"])
         written = {kind: runs[kind].merge_into(staging / name) for kind, (name, _) in files.items()}
-        for kind_runs in runs.values():
+        for kind_runs in (*runs.values(), candidates):
             shutil.rmtree(kind_runs.folder)
         unfinished_pass = state.get("pass") if extend else None  # an interrupted PRAW pass stays resumable
         write_state(staging, {"holds": REAL, "subreddit": subreddit, "pass": unfinished_pass})
     return (
         RawData(pd.DataFrame({"id": held["submissions"]}), pd.DataFrame({"id": held["comments"]})),
         RawData(pd.DataFrame({"id": written["submissions"]}), pd.DataFrame({"id": written["comments"]})),
+        replies,
     )
+
+
+def keep_direct_replies(candidates: SortedRuns, comments: SortedRuns) -> Counter:
+    """Add to `comments` the candidates that reply to one of its stories, run by run in
+    their order of arrival; returns the candidates counted by fate."""
+    fates: Counter = Counter()
+    if not candidates.runs:
+        return fates
+    parents = comments.read_columns(["id", "parent_id", "author_hash", "stickied"])
+    for frame in candidates.frames():
+        reason = reply_skip_reason(frame, parents)
+        fates.update(reason.dropna().tolist())
+        kept = frame[reason.isna().to_numpy()]
+        fates["kept"] += len(kept)
+        if len(kept):
+            comments.add(kept)
+    return fates
 
 
 def resumable_ids(state: dict, pass_key: dict) -> set[str]:

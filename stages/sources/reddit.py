@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import pandas as pd
 import praw
 import praw.exceptions
 import prawcore
@@ -27,15 +28,18 @@ import requests
 from tqdm import tqdm
 
 from stages.common.config import RedditConfig
+from stages.common.contracts import COMMENT_COLUMNS, raw_frame
 from stages.common.errors import StageError
 from stages.common.progress import progress_bar
 from stages.common.retry import RetryPolicy, call_with_retries
 from stages.sources.reddit_http import RequestGaveUp, RetryLog, praw_requestor
 from stages.sources.reddit_records import COMMENT_FIELDS, SUBMISSION_FIELDS, comment_record, submission_record
+from stages.sources.reply_threads import SKIP_REASONS as REPLY_SKIP_REASONS
+from stages.sources.reply_threads import is_bot, reply_skip_reason
 
 Result = TypeVar("Result")
 CREDENTIAL_VARIABLES = ("praw_client_id", "praw_client_secret", "praw_user_agent")
-SKIP_REASONS = ("reply", "unexpanded", "resumed", "listed_twice", "stickied_submission")
+SKIP_REASONS = (*REPLY_SKIP_REASONS, "unexpanded", "resumed", "listed_twice", "stickied_submission")
 # What reaches a fetch from a response cut off after its headers, once prawcore's own tries are spent.
 TRANSIENT_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
@@ -112,7 +116,8 @@ def skip_reason(listed: praw.models.Submission, seen: set[str], done: set[str]) 
 class ScrapedSubmission:
     submission: dict
     stories: list[dict]  # its top-level comments, rows of the raw contract
-    replies: int  # comments below top level, not kept
+    replies: list[dict]  # the direct replies to its stories (sources/reply_threads.py), rows alike
+    skipped: Counter  # the comments below top level not kept, by reason
     unexpanded: int  # comments left behind `more` objects past replace_more_limit
 
 
@@ -122,12 +127,17 @@ def fetch_submission(
     # A fresh object per try: a failed replace_more may leave a half-expanded forest.
     submission = reddit.submission(submission_id)
     left_behind = submission.comments.replace_more(limit=replace_more_limit)
-    comments = submission.comments.list()
-    stories = [comment_record(praw_fields(c, COMMENT_FIELDS), salt, scraped_utc) for c in comments if c.is_root]
+    fields = [praw_fields(c, COMMENT_FIELDS) for c in submission.comments.list()]
+    stories = [comment_record(f, salt, scraped_utc) for f in fields if f["parent_id"].startswith("t3_")]
+    below = [f for f in fields if not f["parent_id"].startswith("t3_")]
+    candidates = [comment_record(f, salt, scraped_utc) for f in below if not is_bot(f["author"])]
+    reasons = reply_skip_reason(raw_frame(candidates, COMMENT_COLUMNS), raw_frame(stories, COMMENT_COLUMNS))
+    skipped = Counter(reasons.dropna().tolist()) + Counter(reply_bot=len(below) - len(candidates))
     return ScrapedSubmission(
         submission=submission_record(praw_fields(submission, SUBMISSION_FIELDS), salt, scraped_utc),
         stories=stories,
-        replies=len(comments) - len(stories),
+        replies=[reply for reply, reason in zip(candidates, reasons, strict=True) if pd.isna(reason)],
+        skipped=skipped,
         unexpanded=sum(more.count for more in left_behind),
     )
 
@@ -192,6 +202,6 @@ class ListingScrape:
                     ),
                     f"fetching the comments of {name} submission {listed.id}",
                 )
-                self.skipped["reply"] += scraped.replies
+                self.skipped.update(scraped.skipped)
                 self.skipped["unexpanded"] += scraped.unexpanded
                 yield scraped

@@ -10,6 +10,7 @@ then copied out block by block in id order: each run is sorted, so every block r
 on from where the last one stopped, one row group at a time.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,16 @@ class SortedRuns:
             ids.append(table.column("id").to_pandas())
             self._write(table)
         return pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="str")
+
+    def read_columns(self, columns: list[str]) -> pd.DataFrame:
+        """These columns of every row written so far, run after run."""
+        frames = [pq.read_table(run, columns=columns).to_pandas() for run in self.runs]
+        return pd.concat(frames, ignore_index=True) if frames else self.schema.empty_table().select(columns).to_pandas()
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """Each run's rows in turn (a run holds one chunk: its memory is bounded)."""
+        for run in self.runs:
+            yield pq.read_table(run).to_pandas()
 
     def _write(self, table: pa.Table) -> None:
         path = self.folder / f"run-{len(self.runs):06d}.parquet"

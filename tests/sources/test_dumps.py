@@ -18,6 +18,7 @@ from stages.sources.privacy import author_hash
 class DumpRead:
     submissions: pd.DataFrame
     comments: pd.DataFrame
+    replies: pd.DataFrame  # the candidates, before raw_store keeps those whose parent is a story
     skipped: Counter
     problems: Counter
 
@@ -27,13 +28,18 @@ def read_dumps(
 ) -> DumpRead:
     """Every chunk of an import, joined: what it kept, and what it counted."""
     counts = DumpCounts()
-    frames = {"submissions": [raw_frame([], SUBMISSION_COLUMNS)], "comments": [raw_frame([], COMMENT_COLUMNS)]}
+    frames = {
+        "submissions": [raw_frame([], SUBMISSION_COLUMNS)],
+        "comments": [raw_frame([], COMMENT_COLUMNS)],
+        "replies": [raw_frame([], COMMENT_COLUMNS)],
+    }
     for kind, frame in dump_chunks(dump_files(submissions, comments), subreddit, salt, counts, rows_per_chunk):
         assert 0 < len(frame) <= rows_per_chunk
         frames[kind].append(frame)
     joined = {kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()}
-    assert counts.rows == Counter({kind: len(frame) for kind, frame in joined.items() if len(frame)})
-    return DumpRead(joined["submissions"], joined["comments"], counts.skipped, counts.problems)
+    kept = {kind: len(frame) for kind, frame in joined.items() if len(frame) and kind != "replies"}
+    assert counts.rows == Counter(kept)
+    return DumpRead(joined["submissions"], joined["comments"], joined["replies"], counts.skipped, counts.problems)
 
 
 def compressed(data: bytes, window_log: int = 20) -> bytes:
@@ -103,6 +109,7 @@ def test_records_of_the_subreddit_map_to_the_contract(tmp_path):
                 pushshift_comment("c1", "s1"),
                 pushshift_comment("c2", "s1", parent="t1_c1"),
                 pushshift_comment("c3", "s1", author="[deleted]", body="[deleted]"),
+                pushshift_comment("c4", "s1", parent="t1_c1", author="AutoModerator"),
             )
         ),
     )
@@ -112,10 +119,11 @@ def test_records_of_the_subreddit_map_to_the_contract(tmp_path):
     assert s1["tag"] == "WP" and s1["scraped_utc"] == 1609500000 and s1["author_hash"] == author_hash("alice", "salt")
     assert dump.submissions.iloc[1]["scraped_utc"] == 1609459200  # no retrieved_*: the posting time
     assert dump.comments["id"].tolist() == ["c1", "c3"]  # c2 is a reply, not a story
+    assert dump.replies["id"].tolist() == ["c2"] and dump.replies.iloc[0]["author_hash"] == author_hash("bob", "salt")
     c1 = dump.comments.iloc[0]
     assert c1["submission_id"] == "s1" and c1["created_utc"] == 1609460000 and c1["scraped_utc"] == 1609600000
     assert dump.comments.iloc[1]["body"] == "[deleted]" and pd.isna(dump.comments.iloc[1]["author_hash"])
-    assert dump.skipped == Counter({"other_subreddit": 1, "reply": 1})
+    assert +dump.skipped == Counter({"other_subreddit": 1, "reply_bot": 1})
     assert sum(dump.problems.values()) == 0
 
 

@@ -152,7 +152,7 @@ def test_merging_chunks_on_disk_writes_what_merged_raw_writes(tmp_path):
     ]
     new_comments = [raw_frame([comment("c1", "a", "[deleted]", 100), comment("c2", "b", "new", 200)], COMMENT_COLUMNS)]
     chunks = [("submissions", frame) for frame in new_submissions] + [("comments", frame) for frame in new_comments]
-    ids_held, ids_written = merge_chunks_into_raw(raw_dir, chunks, "WritingPrompts")
+    ids_held, ids_written, replies = merge_chunks_into_raw(raw_dir, chunks, "WritingPrompts")
     expected = merged_raw(
         held, pd.concat(new_submissions, ignore_index=True), new_comments[0], "WritingPrompts", held.state["pass"]
     )
@@ -163,14 +163,52 @@ def test_merging_chunks_on_disk_writes_what_merged_raw_writes(tmp_path):
         ).to_dict("records")
     assert written.state == expected.state
     assert ids_held.submissions["id"].tolist() == ["a"] and ids_written.submissions["id"].tolist() == ["a", "b", "c"]
-    assert ids_written.comments["id"].tolist() == ["c1", "c2"]
+    assert ids_written.comments["id"].tolist() == ["c1", "c2"] and replies == {}
     assert sorted(path.name for path in raw_dir.iterdir()) == sorted([COMMENTS, SUBMISSIONS, STATE])
+
+
+def reply(comment_id: str, parent: str, author_hash: str | None = "reader", scraped_utc: int = 300) -> dict:
+    return comment(comment_id, "a", f"reply {comment_id}", scraped_utc) | {
+        "parent_id": f"t1_{parent}",
+        "author_hash": author_hash,
+    }
+
+
+def test_merging_keeps_the_candidate_replies_whose_parent_is_a_story_held_or_new(tmp_path):
+    raw_dir = tmp_path / "raw"
+    write_raw(raw_dir, real())  # holds story c1 of submission a, by nobody known
+    candidates = raw_frame(
+        [
+            reply("r1", "c1"),  # to the held story
+            reply("r2", "s9"),  # to a story that arrives in a later chunk
+            reply("r3", "r1"),  # to a reply: deeper than the second level
+            reply("r4", "gone"),  # its parent is nowhere
+            reply("r5", "st"),  # under the sticky
+            reply("r6", "s9", author_hash="writer"),  # the story's author, thanking readers
+            reply("r7", "s9", author_hash=None),  # an account deleted since: its words still count
+        ],
+        COMMENT_COLUMNS,
+    )
+    stories = raw_frame(
+        [
+            comment("s9", "a", "a story", 300) | {"author_hash": "writer"},
+            comment("st", "a", "Reply here.", 300) | {"stickied": True},
+        ],
+        COMMENT_COLUMNS,
+    )
+    _, written, replies = merge_chunks_into_raw(
+        raw_dir, [("replies", candidates), ("comments", stories)], "WritingPrompts"
+    )
+    assert written.comments["id"].tolist() == ["c1", "r1", "r2", "r7", "s9", "st"]
+    assert replies == {"kept": 3, "reply_deep": 2, "reply_under_sticky": 1, "reply_by_author": 1}
+    kept = read_raw(raw_dir).comments.set_index("id")
+    assert kept.loc["r2", "parent_id"] == "t1_s9" and kept.loc["r1", "body"] == "reply r1"
 
 
 def test_merging_chunks_replaces_simulated_data_and_refuses_another_subreddit(tmp_path):
     raw_dir = tmp_path / "raw"
     write_raw(raw_dir, RawData(real().submissions, real().comments, {"holds": SIMULATED}))
-    held, _ = merge_chunks_into_raw(raw_dir, [("submissions", submissions(submission("z", 1, 1)))], "WritingPrompts")
+    held, _, _ = merge_chunks_into_raw(raw_dir, [("submissions", submissions(submission("z", 1, 1)))], "WritingPrompts")
     assert held.submissions.empty and read_raw(raw_dir).submissions["id"].tolist() == ["z"]
     assert read_raw(raw_dir).comments.empty
     with pytest.raises(StageError, match="not r/Poetry"):

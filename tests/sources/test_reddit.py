@@ -5,7 +5,7 @@ import praw
 import prawcore
 import pytest
 import requests
-from conftest import FAST_REDDIT, TEST_SALT, serve, served_stories, values
+from conftest import FAST_REDDIT, TEST_SALT, serve, served_comments, served_stories, values
 
 from stages.common.config import RedditConfig
 from stages.common.errors import StageError
@@ -50,24 +50,42 @@ def backoff_bounds(backoff_s: float, retry: int) -> tuple[float, float]:
     return base, 1.5 * base
 
 
-def stories_frame(scraped: list[ScrapedSubmission]) -> pd.DataFrame:
-    return pd.DataFrame([story for one in scraped for story in one.stories]).set_index("id").sort_index()
+def stories_frame(scraped: list[ScrapedSubmission], replies: bool = False) -> pd.DataFrame:
+    rows = [row for one in scraped for row in one.stories + (one.replies if replies else [])]
+    return pd.DataFrame(rows).set_index("id").sort_index()
 
 
-def test_a_full_scrape_equals_what_was_served_across_pages_and_more_objects(simulated_frames):
+def test_a_full_scrape_equals_what_was_served_across_pages_and_more_objects(threaded_frames):
     log = RetryLog()
-    with serve(simulated_frames) as server:
+    with serve(threaded_frames) as server:
         walk, scraped = scrape(server, log=log)
     listing_pages = server.requests.count("GET /r/WritingPrompts/top")
     assert listing_pages == 2  # 130 submissions, 100 a page
     assert server.requests.count("POST /api/morechildren/") > 130  # every prompt hid stories
     assert sorted(s.submission["id"] for s in scraped) == sorted(server.content.submissions["id"])
-    expected = served_stories(server).set_index("id").sort_index()
-    got = stories_frame(scraped)
+    expected = served_comments(server).set_index("id").sort_index()
+    got = stories_frame(scraped, replies=True)
     assert list(got.index) == list(expected.index)
-    for column in ("submission_id", "body", "score", "created_utc", "author_hash", "stickied", "distinguished"):
+    for column in (
+        "submission_id",
+        "parent_id",
+        "body",
+        "score",
+        "created_utc",
+        "author_hash",
+        "stickied",
+        "distinguished",
+    ):
         assert values(got[column]) == values(expected[column]), column
-    assert walk.skipped["reply"] == (~server.content.comments["parent_id"].str.startswith("t3_")).sum()
+    # threaded() put, under each of three stories, one reply of each kind
+    assert {reason: walk.skipped[reason] for reason in ("reply_bot", "reply_deep", "reply_by_author")} == {
+        "reply_bot": 3,
+        "reply_deep": 3,
+        "reply_by_author": 3,
+    }
+    assert walk.skipped["reply_under_sticky"] == 3
+    replies = got[got["parent_id"].str.startswith("t1_")]
+    assert len(replies) == (~server.content.comments["parent_id"].str.startswith("t3_")).sum() - 12
     assert walk.skipped["unexpanded"] == 0 and walk.refetches == 0 and log.retries == 0
 
 
