@@ -1,9 +1,10 @@
-"""rank: raw comments -> stories with adjusted rankings, tiers and splits, plus preference pairs."""
+"""rank: raw comments -> stories with feedback signals, adjusted rankings, tiers and splits,
+plus preference pairs. The feedback is a story's votes, de-confounded, the sentiment of
+the replies readers left under it, or both (rank.feedback; stages/ranking/feedback_signals.py).
+"""
 
-import itertools
 import tempfile
 from contextlib import nullcontext
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +19,44 @@ from stages.common.errors import StageError
 from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FILE, metrics_file
 from stages.common.worker_pool import spawned_pool
 from stages.ranking.adjusted_ranking import mean_within_spearman, pair_positions, pairs_frame, rank_stories, spearman
+from stages.ranking.gold_workers import GOLD_WORKERS, gold_in_workers, texts_file
+from stages.ranking.replies import select_replies
+from stages.ranking.reply_sentiment import reply_sentiments, vader_words
+from stages.ranking.reply_signal import story_reply_statistics
 from stages.ranking.story_selection import select_stories
-from stages.sources.gold_batch import batch_gold
 from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 
-def gold_metrics(stories: pd.DataFrame, gold: np.ndarray, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
-    """How well each signal recovers true quality (each story's gold); only the simulator knows it."""
-    stories = stories.assign(gold=gold)
-    return {
-        "rank/spearman_gold_score": spearman(stories["gold"], stories["score"]),
-        # rank 1 is the best story, so correlate against the negated z-score of rank.
-        "rank/spearman_gold_rank": spearman(stories["gold"], -stories["z_rank"]),
-        "rank/spearman_gold_adjusted": spearman(stories["gold"], stories["adjusted"]),
-        "rank/within_spearman_gold_rank": mean_within_spearman(
-            stories.assign(neg_rank=-stories["rank"]), "gold", "neg_rank"
-        ),
-        "rank/within_spearman_gold_adjusted": mean_within_spearman(stories, "gold", "adjusted"),
-        "rank/pair_gold_agreement": float((gold[chosen] > gold[rejected]).mean()) if len(chosen) else float("nan"),
-    }
+def gold_metrics(stories: pd.DataFrame, signals: dict[str, np.ndarray], gold: np.ndarray) -> dict[str, float]:
+    """How well each signal recovers true quality (each story's gold), over the stories
+    that have it; only the simulator knows gold. stories: every selected story, with
+    score and z_rank; signals: feedback_signals' by name."""
+    values = {"score": stories["score"].to_numpy(dtype=float), "rank": -stories["z_rank"].to_numpy()} | signals
+    metrics = {}
+    for name, signal in values.items():
+        scored = pd.DataFrame({"submission_id": stories["submission_id"], "gold": gold, name: signal})
+        scored = scored[np.isfinite(signal)]
+        metrics[f"rank/spearman_gold_{name}"] = spearman(scored["gold"], scored[name]) if len(scored) else np.nan
+        if name != "rank":  # within a prompt, rank and score order the stories alike
+            metrics[f"rank/within_spearman_gold_{name}"] = mean_within_spearman(scored, "gold", name)
+    return metrics
+
+
+def pair_gold_agreement(gold: np.ndarray, chosen: np.ndarray, rejected: np.ndarray) -> dict[str, float]:
+    return {"rank/pair_gold_agreement": float((gold[chosen] > gold[rejected]).mean()) if len(chosen) else np.nan}
 
 
 def rank_metrics(
-    n_submissions: int, n_comments: int, dropped: dict[str, int], stories: pd.DataFrame, chosen: np.ndarray
+    n_submissions: int,
+    n_comments: int,
+    dropped: dict[str, int],
+    selected: pd.DataFrame,
+    stories: pd.DataFrame,
+    chosen: np.ndarray,
+    prior_replies: float,
 ) -> dict[str, float | int]:
+    """selected: every selected story; stories: those ranked (all but, under rank.feedback:
+    replies, the ones without replies)."""
     pair_splits = stories["split"].to_numpy()[chosen]
     metrics: dict[str, float | int] = {
         "rank/submissions_in": n_submissions,
@@ -49,6 +64,9 @@ def rank_metrics(
         "rank/stories": len(stories),
         "rank/submissions": int(stories["submission_id"].nunique()),
         "rank/pairs": len(chosen),
+        "rank/replies": int(selected["n_replies"].sum()),
+        "rank/reply_share": float((selected["n_replies"] > 0).mean()),
+        "rank/reply_prior_replies": prior_replies,
     }
     metrics |= {f"rank/dropped_{reason}": count for reason, count in dropped.items()}
     metrics |= {f"rank/stories_{split}": int((stories["split"] == split).sum()) for split in SPLITS}
@@ -57,31 +75,8 @@ def rank_metrics(
     return metrics
 
 
-def texts_file(stories: pd.DataFrame, folder: Path) -> Path:
-    """The stories' prompts and texts as an Arrow file, for the gold worker to map: a
-    pickle of them, sent through a pipe, would be copied three times in this process."""
-    path = folder / "texts.arrow"
-    table = pa.Table.from_pandas(stories[["prompt", "story"]], preserve_index=False)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    return path
-
-
-def gold_of_file(path: Path, start: int, stop: int) -> np.ndarray:
-    """batch_gold of texts_file's stories start to stop, in a worker."""
-    with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all().slice(start, stop - start)
-        return batch_gold(table.column("prompt"), table.column("story"))
-
-
-# Two, on the two cores this was measured on: the stage's own work takes the rest.
-GOLD_WORKERS = 2
-
-
-def gold_in_workers(pool: Pool, path: Path, n_stories: int) -> list[AsyncResult]:
-    """Gold of the stories in path, one share each for the pool's workers, in order."""
-    bounds = np.linspace(0, n_stories, GOLD_WORKERS + 1).astype(int).tolist()
-    return [pool.apply_async(gold_of_file, (path, start, stop)) for start, stop in itertools.pairwise(bounds)]
+# What a reply candidate needs of its comment row (ranking/replies.py).
+REPLY_COLUMNS = ["id", "parent_id", "body", "author_hash", "stickied", "distinguished"]
 
 
 # Pairs repeat their stories' text (1.6 million pairs hold ~1.5 GB of it at a million
@@ -115,26 +110,49 @@ def run(params: Path) -> str:
     # Gold only feeds the metrics, yet it is half the stage's work at a million comments:
     # workers, started now, score it beside the ranking and the writes, half each.
     with (
-        spawned_pool(GOLD_WORKERS, preloaded=("stages.rank",)) if data.source == "simulated" else nullcontext() as pool,
+        spawned_pool(GOLD_WORKERS, preloaded=("stages.ranking.gold_workers",))
+        if data.source == "simulated"
+        else nullcontext() as pool,
         tempfile.TemporaryDirectory(prefix="ahf-rank-") as scratch,
     ):
-        selected, dropped = select_stories(submissions, comments, config.min_chars, config.min_stories)
+        selection = select_stories(submissions, comments, config.min_chars, config.min_stories)
+        selected, dropped = selection.stories, selection.dropped
+        candidates = comments[REPLY_COLUMNS].iloc[selection.reply_rows]
+        comment_ids = comments["id"]
         del comments  # the largest frame of the stage
         if selected.empty:
             reasons = ", ".join(f"{reason} {count}" for reason, count in dropped.items() if count)
             raise StageError(f"no stories left to rank after selection (dropped: {reasons or 'none'})")
         gold = gold_in_workers(pool, texts_file(selected, Path(scratch)), len(selected)) if pool else None
-        stories = rank_stories(selected, config)  # in selected's order, as gold is
+        replies, reply_dropped = select_replies(candidates, comment_ids, selected, vader_words())
+        del candidates, comment_ids
+        sentiment = reply_sentiments(replies["body"], config.sentiment)
+        statistics = story_reply_statistics(replies["story"].to_numpy(), sentiment, len(selected))
+        ranked = rank_stories(selected, statistics, config)  # in selected's order, as gold is
+        labelled = ranked.stories["tier"].notna()
+        stories = ranked.stories[labelled].reset_index(drop=True)
+        if stories.empty:
+            raise StageError(
+                f"rank.feedback: {config.feedback}: no story has a reply to rank it by "
+                f"({len(replies)} replies kept of {len(replies) + sum(reply_dropped.values())})"
+            )
+        dropped |= reply_dropped | {"no_reply": int((~labelled).sum())}
         chosen, rejected = pair_positions(stories, config.pair_rule, config.pair_margin, config.shp_score_ratio)
-        metrics = rank_metrics(len(submissions), n_comments, dropped, stories, chosen)
+        metrics = rank_metrics(
+            len(submissions), n_comments, dropped, ranked.stories, stories, chosen, ranked.prior_replies
+        )
         with atomic_output_dir(PROCESSED_DIR) as staging:
             write_parquet(stories[[*STORY_COLUMNS, "created_utc"]], staging / STORIES_FILE.name)
             write_pairs(stories, chosen, rejected, staging / PAIRS_FILE.name)
         if gold:
-            metrics |= gold_metrics(stories, np.concatenate([part.get() for part in gold]), chosen, rejected)
-    metrics = {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in metrics.items()}
+            gold_values = np.concatenate([part.get() for part in gold])
+            metrics |= gold_metrics(ranked.stories, ranked.signals, gold_values)
+            metrics |= pair_gold_agreement(gold_values[labelled.to_numpy()], chosen, rejected)
+    metrics = {
+        key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in metrics.items()
+    }
     write_metrics(metrics_file("rank"), metrics)
     return (
-        f"rank: {len(stories)} stories in {metrics['rank/submissions']} submissions, {len(chosen)} pairs; "
-        f"dropped {sum(dropped.values())} comments"
+        f"rank ({config.feedback}): {len(stories)} stories in {metrics['rank/submissions']} submissions, "
+        f"{len(chosen)} pairs, {len(replies)} replies; dropped {sum(dropped.values())} comments"
     )

@@ -72,11 +72,18 @@ class SimulateConfig(Section):
 
 
 class RankConfig(Section):
-    """Story selection, adjusted ranking, tiers, splits and preference pairs."""
+    """Story selection, feedback signals, tiers, splits and preference pairs."""
 
     min_chars: int = Field(50, ge=0)
     min_stories: int = Field(2, ge=1)
-    w_rank: float = 1.0
+    # What a story's feedback is (stages/ranking/feedback_signals.py): its votes, de-confounded
+    # as `deconfound` says; the sentiment of its replies; or both, replies weighing reply_weight.
+    feedback: Literal["votes", "replies", "both"] = "votes"
+    deconfound: Literal["zscore", "model"] = "model"
+    reply_weight: float = Field(0.5, ge=0.0, le=1.0)
+    # The replies' sentiment scorer: vader, or a local transformers sequence-classification folder.
+    sentiment: str = Field("vader", min_length=1)
+    w_rank: float = 1.0  # deconfound: zscore's weights
     w_time: float = 0.5
     # Quantiles of adjusted (over the train split) that separate bad | ok | good.
     tier_cutpoints: list[float] = Field(default_factory=lambda: [1 / 3, 2 / 3], min_length=2, max_length=2)

@@ -44,7 +44,10 @@ STORY_COLUMNS = (
     "delay_s",
     "z_rank",
     "z_delay",
-    "adjusted",
+    "n_replies",  # replies kept under the story (stages/ranking/replies.py)
+    "votes_signal",  # its votes de-confounded (rank.deconfound), standardised; zscore: the seed's rule
+    "reply_signal",  # its replies' shrunk mean sentiment, standardised; NaN without replies
+    "adjusted",  # the signal rank.feedback names: what tiers and pairs come from
     "tier",
     "split",
 )

@@ -7,13 +7,16 @@ credits a late story for the readers it never had, which removes the second.
 """
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from stages.common.config import RankConfig
 from stages.common.contracts import TIERS
+from stages.ranking.feedback_signals import feedback_signals
 from stages.ranking.groups import group_codes, groups_by_size
+from stages.ranking.reply_signal import ReplyStatistics
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
@@ -182,16 +185,36 @@ def mean_within_spearman(frame: pd.DataFrame, a: str, b: str, min_size: int = 3)
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def rank_stories(stories: pd.DataFrame, config: RankConfig) -> pd.DataFrame:
-    """Add rank, z-scores, adjusted ranking, split and tier to selected stories."""
+class RankedStories(NamedTuple):
+    stories: pd.DataFrame
+    signals: dict[str, np.ndarray]  # every feedback signal by name (feedback_signals.SIGNALS), by story
+    prior_replies: float  # the replies signal's shrinkage: a prompt's mean weighs this many replies
+
+
+def rank_stories(stories: pd.DataFrame, replies: ReplyStatistics, config: RankConfig) -> RankedStories:
+    """Add rank, z-scores, split, every feedback signal, adjusted (rank.feedback's signal)
+    and tier to selected stories; `replies` holds their replies' statistics, by position.
+    Under rank.feedback: replies, a story without replies has no adjusted ranking and no tier."""
     stories = stories.copy()
     stories["rank"] = score_rank(stories)
     stories["n_stories"] = stories.groupby("submission_id", sort=False)["score"].transform("size")
     stories["z_rank"] = grouped_zscore(stories, "submission_id", "rank")
     stories["z_delay"] = grouped_zscore(stories, "submission_id", "delay_s")
-    stories["adjusted"] = adjusted_ranking(stories["z_rank"], stories["z_delay"], config.w_rank, config.w_time)
     stories["split"] = assign_splits(stories["submission_id"], config.split_seed, config.val_share, config.test_share)
-    train = stories.loc[stories["split"] == "train", "adjusted"]
-    thresholds = tier_thresholds(train if len(train) else stories["adjusted"], config.tier_cutpoints)
-    stories["tier"] = assign_tiers(stories["adjusted"].to_numpy(), thresholds)
-    return stories
+    train = (stories["split"] == "train").to_numpy()
+    zscore = adjusted_ranking(stories["z_rank"].to_numpy(), stories["z_delay"].to_numpy(), config.w_rank, config.w_time)
+    group = group_codes(stories["submission_id"])
+    signals, prior_replies = feedback_signals(stories, zscore, group, train, replies, config)
+    stories["n_replies"] = replies.n.astype(np.int64)
+    stories["votes_signal"] = signals[config.deconfound]
+    stories["reply_signal"] = signals["replies"]
+    stories["adjusted"] = stories["votes_signal"] if config.feedback == "votes" else signals[config.feedback]
+    labelled = stories["adjusted"].notna().to_numpy()
+    stories["tier"] = None
+    if labelled.any():
+        reference = stories["adjusted"].to_numpy()[train & labelled]
+        thresholds = tier_thresholds(
+            reference if len(reference) else stories["adjusted"].dropna(), config.tier_cutpoints
+        )
+        stories.loc[labelled, "tier"] = assign_tiers(stories["adjusted"].to_numpy()[labelled], thresholds)
+    return RankedStories(stories, signals, prior_replies)

@@ -1,10 +1,14 @@
 """Which comments are stories: the filters of the rank stage, each counted by reason.
 
 A story is a top-level reply to the prompt that a person wrote and that still
-exists; AutoModerator's sticky, moderator notes, replies to stories and deleted or
-removed bodies are not stories, and a prompt with too few stories cannot be ranked.
+exists; AutoModerator's sticky, moderator notes and deleted or removed bodies are not
+stories, and a prompt with too few stories cannot be ranked. Comments below top level
+are not stories either: they are handed on as reply candidates (ranking/replies.py).
 """
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 from stages.sources.raw_store import latest_positions, latest_snapshots
@@ -12,7 +16,6 @@ from stages.sources.raw_store import latest_positions, latest_snapshots
 DROP_REASONS = (
     "duplicate",
     "orphan",
-    "not_top_level",
     "stickied",
     "distinguished",
     "deleted",
@@ -27,12 +30,17 @@ def prompt_text(title: str, selftext: str | None) -> str:
     return f"{title}\n\n{selftext}" if selftext else title
 
 
+# Not a story, nor dropped: a comment below top level, for the replies' own selection.
+REPLY = "reply"
+
+
 def drop_reason(comments: pd.DataFrame, known_submissions: pd.Index, min_chars: int) -> pd.Series:
-    """The first reason (in DROP_REASONS order) each comment is not a story, or None."""
+    """The first reason (in DROP_REASONS order) each comment is not a story, REPLY for a
+    comment below top level, or None."""
     body = comments["body"].fillna("")
     checks = [
         ("orphan", ~comments["submission_id"].isin(known_submissions)),
-        ("not_top_level", comments["parent_id"] != "t3_" + comments["submission_id"]),
+        (REPLY, comments["parent_id"] != "t3_" + comments["submission_id"]),
         ("stickied", comments["stickied"].fillna(False).astype(bool)),
         ("distinguished", comments["distinguished"].notna() & (comments["distinguished"] != "")),
         ("deleted", body == "[deleted]"),
@@ -45,10 +53,15 @@ def drop_reason(comments: pd.DataFrame, known_submissions: pd.Index, min_chars: 
     return reason
 
 
-def select_stories(
-    submissions: pd.DataFrame, comments: pd.DataFrame, min_chars: int, min_stories: int
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Return stories (one row each, with prompt and delay) and the count dropped per reason."""
+@dataclass(frozen=True)
+class Selection:
+    stories: pd.DataFrame  # one row each, with prompt, delay and author_hash
+    dropped: dict[str, int]  # comments by reason (DROP_REASONS)
+    reply_rows: np.ndarray  # positions in the comments of the latest snapshots below top level
+
+
+def select_stories(submissions: pd.DataFrame, comments: pd.DataFrame, min_chars: int, min_stories: int) -> Selection:
+    """The stories, the comments dropped per reason, and the reply candidates."""
     dropped = dict.fromkeys(DROP_REASONS, 0)
     # Positions of the latest snapshots, not a copy of them: a comment's reason is its own,
     # so it is found on every row and read at those positions.
@@ -57,7 +70,7 @@ def select_stories(
     prompts = latest_snapshots(submissions).set_index("id")
 
     reason = drop_reason(comments, prompts.index, min_chars).iloc[latest]
-    for name, count in reason.value_counts().items():
+    for name, count in reason[reason != REPLY].value_counts().items():
         dropped[name] = int(count)
     story_rows = latest[reason.isna().to_numpy()]
     submission_ids = comments["submission_id"].iloc[story_rows]
@@ -65,7 +78,8 @@ def select_stories(
     dropped["few_stories"] = int((sizes < min_stories).sum())
 
     # Only the columns a story needs, copied once, already in the stories' order.
-    kept = comments[["submission_id", "id", "body", "score", "created_utc"]].iloc[story_rows[sizes >= min_stories]]
+    kept = comments[["submission_id", "id", "body", "score", "created_utc", "author_hash"]]
+    kept = kept.iloc[story_rows[sizes >= min_stories]]
     kept = kept.sort_values(["submission_id", "id"], ignore_index=True)
     texts = pd.Series(
         [prompt_text(t, s) for t, s in zip(prompts["title"], prompts["selftext"], strict=True)], index=prompts.index
@@ -81,6 +95,7 @@ def select_stories(
             "delay_s": (
                 kept["created_utc"].to_numpy() - prompts["created_utc"].loc[kept["submission_id"]].to_numpy()
             ).clip(min=0),
+            "author_hash": kept["author_hash"],
         }
     )
-    return stories, dropped
+    return Selection(stories, dropped, latest[(reason == REPLY).to_numpy()])

@@ -20,6 +20,7 @@ from stages.ranking.adjusted_ranking import (
     within_spearman,
     zscore,
 )
+from stages.ranking.reply_signal import story_reply_statistics
 
 
 def random_groups(seed: int, n_groups: int = 150) -> pd.DataFrame:
@@ -239,10 +240,34 @@ def test_rank_stories_fills_every_story_column():
             "delay_s": [100.0, 200.0, 300.0, 50.0, 60.0],
         }
     )
-    ranked = rank_stories(stories, RankConfig(w_rank=1.0, w_time=0.0, val_share=0.0, test_share=0.0))
+    replies = story_reply_statistics(np.array([0, 0, 3]), np.array([0.5, 0.1, -0.2]), 5)
+    config = RankConfig(deconfound="zscore", w_rank=1.0, w_time=0.0, val_share=0.0, test_share=0.0)
+    ranked, signals, _ = rank_stories(stories, replies, config)
     assert ranked["rank"].tolist() == [1.0, 3.0, 2.0, 1.5, 1.5]
     assert ranked["n_stories"].tolist() == [3, 3, 3, 2, 2]
     assert ranked["adjusted"].tolist() == pytest.approx([1.2247449, -1.2247449, 0.0, 0.0, 0.0])
     assert set(ranked["split"]) == {"train"}
     # Both cut points fall on the tied zeros; a story at a cut point goes to the upper tier.
     assert ranked["tier"].tolist() == ["good", "bad", "good", "good", "good"]
+    assert ranked["n_replies"].tolist() == [2, 0, 0, 1, 0]
+    assert ranked["votes_signal"].tolist() == ranked["adjusted"].tolist()
+    np.testing.assert_array_equal(ranked["reply_signal"], signals["replies"])
+
+
+def test_rank_stories_ranks_by_the_feedback_asked_for_and_leaves_unreplied_stories_untiered():
+    stories = pd.DataFrame(
+        {
+            "submission_id": ["a", "a", "a", "b", "b"],
+            "score": [30, 10, 20, 5, 5],
+            "delay_s": [100.0, 200.0, 300.0, 50.0, 60.0],
+        }
+    )
+    replies = story_reply_statistics(np.array([0, 1, 1, 3]), np.array([-0.5, 0.4, 0.6, 0.2]), 5)
+    config = RankConfig(feedback="replies", val_share=0.0, test_share=0.0)
+    ranked, signals, _ = rank_stories(stories, replies, config)
+    np.testing.assert_array_equal(ranked["adjusted"], signals["replies"])
+    assert ranked["tier"].isna().tolist() == [False, False, True, False, True]
+    assert ranked["adjusted"][1] > ranked["adjusted"][0]  # praised above panned, whatever their votes
+    both, signals, _ = rank_stories(stories, replies, config.model_copy(update={"feedback": "both"}))
+    np.testing.assert_array_equal(both["adjusted"], signals["both"])
+    assert both["tier"].notna().all()

@@ -45,14 +45,15 @@ def test_each_reason_drops_its_comment_and_is_counted():
             comment("alone", submission="s2", parent="t3_s2"),
         ]
     )
-    stories, dropped = select_stories(submissions("s1", "s2"), comments, min_chars=20, min_stories=2)
+    selection = select_stories(submissions("s1", "s2"), comments, min_chars=20, min_stories=2)
+    stories, dropped = selection.stories, selection.dropped
     assert stories["comment_id"].tolist() == ["keep1", "keep2"]
+    assert comments["id"].iloc[selection.reply_rows].tolist() == ["reply"]  # for the replies' own selection
     assert stories["delay_s"].tolist() == [100, 700]
     assert stories["prompt"].tolist() == ["[WP] prompt s1"] * 2
     assert dropped == {
         "duplicate": 0,
         "orphan": 1,
-        "not_top_level": 1,
         "stickied": 1,
         "distinguished": 1,
         "deleted": 1,
@@ -71,7 +72,8 @@ def test_duplicates_keep_the_newest_score_snapshot():
         ]
     )
     assert latest_snapshots(comments).set_index("id").loc["a", "score"] == 9
-    stories, dropped = select_stories(submissions("s1"), comments, min_chars=0, min_stories=1)
+    selection = select_stories(submissions("s1"), comments, min_chars=0, min_stories=1)
+    stories, dropped = selection.stories, selection.dropped
     assert dropped["duplicate"] == 1
     assert stories.set_index("comment_id").loc["a", "score"] == 9
 
