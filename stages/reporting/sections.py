@@ -29,7 +29,16 @@ CURVES = (
 )
 
 DROP_REASONS = {
-    "not_top_level": "replies to stories, not stories",
+    "no_reply": "stories without replies, under rank.feedback: replies",
+    "reply_orphan": "replies whose parent is not in data/raw",
+    "reply_to_non_story": "replies to a reply, a sticky or a dropped story",
+    "reply_moderator": "stickied or distinguished replies",
+    "reply_deleted": "[deleted] replies",
+    "reply_removed": "[removed] replies",
+    "reply_by_author": "the story's author answering",
+    "reply_empty": "empty replies",
+    "reply_no_words": "replies without a word (an emoji, punctuation)",
+    "reply_other_language": "replies in another language",
     "stickied": "stickied (AutoModerator's rules)",
     "distinguished": "moderator notes",
     "deleted": "[deleted] bodies",
@@ -199,36 +208,38 @@ def data_section(m: dict) -> list[Block]:
     return blocks
 
 
+# Every signal rank gives Spearman with gold for (stages/ranking/feedback_signals.py), as the table names it.
+RANK_SIGNALS = {
+    "score": "raw score",
+    "rank": "rank within the prompt",
+    "zscore": "votes: z-scores of rank and delay (zscore)",
+    "model": "votes: fitted delay curve and prompt effects (model)",
+    "replies": "replies: shrunk mean sentiment",
+    "both": "votes and replies",
+}
+
+
 def ranking_section(m: dict) -> list[Block]:
-    if "rank/spearman_gold_adjusted" not in m:
+    if "rank/spearman_gold_score" not in m:
         return []
     rows = [
-        ["raw score", number(m.get("rank/spearman_gold_score")), "-"],
-        [
-            "rank within the prompt",
-            number(m.get("rank/spearman_gold_rank")),
-            number(m.get("rank/within_spearman_gold_rank")),
-        ],
-        [
-            "adjusted ranking",
-            number(m.get("rank/spearman_gold_adjusted")),
-            number(m.get("rank/within_spearman_gold_adjusted")),
-        ],
+        [label, number(m.get(f"rank/spearman_gold_{name}")), number(m.get(f"rank/within_spearman_gold_{name}"))]
+        for name, label in RANK_SIGNALS.items()
+        if f"rank/spearman_gold_{name}" in m
     ]
-    best = m["rank/spearman_gold_adjusted"] >= max(
-        m.get("rank/spearman_gold_score", -1), m.get("rank/spearman_gold_rank", -1)
-    )
+    votes = max(m.get("rank/spearman_gold_zscore") or -1, m.get("rank/spearman_gold_model") or -1)
     verdict = (
-        "It does: the adjusted ranking follows gold more closely than the raw score or the rank alone."
-        if best
-        else "Not here: a simpler signal follows gold more closely than the adjusted ranking; try another rank.w_time."
+        "It does: de-confounded votes follow gold more closely than the raw score or the rank alone."
+        if votes >= max(m.get("rank/spearman_gold_score") or -1, m.get("rank/spearman_gold_rank") or -1)
+        else "Not here: a simpler signal follows gold more closely than the de-confounded votes."
     )
     return [
         Heading("Does the adjusted ranking work?"),
         Paragraph(
             "A raw score is confounded by the prompt's popularity and by how late the story came. The table gives "
             "the Spearman "
-            f"correlation of each signal with gold, over all stories and within prompts. {verdict} Preference pairs "
+            f"correlation of each signal with gold, over all stories and within prompts. {verdict} "
+            f"{share(m.get('rank/reply_share'))} of stories have replies. Preference pairs "
             "agree "
             f"with gold on {share(m.get('rank/pair_gold_agreement'))} of pairs."
         ),
