@@ -30,6 +30,7 @@ from stages.common.distributed import SilentLive, on_main_process, require_even_
 from stages.common.layout import REWARD_DIR, REWARD_LIVE_DIR, metrics_file
 from stages.modeling.adapters import plain_model, trainable
 from stages.modeling.base_model import load_tokenizer
+from stages.modeling.linear_reward import fit_linear_reward
 from stages.modeling.reward_batches import listwise_batch, pairwise_batch, tier_batch
 from stages.modeling.reward_losses import bradley_terry_loss, plackett_luce_loss, tier_loss
 from stages.modeling.reward_model import RewardHead, RewardScorer, new_reward_model, rewards_from_logits
@@ -126,19 +127,26 @@ def tier_accuracy(scorer: RewardScorer, stories: pd.DataFrame) -> float:
 def held_out_metrics(
     scorer: RewardScorer, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool
 ) -> dict[str, float]:
-    reward_of = score_frame(scorer, stories)
-    scored = stories.assign(reward=reward_of.to_numpy())
-    metrics = {
-        "reward/pairwise_accuracy": pairwise_accuracy(reward_of, pairs),
-        "reward/spearman_adjusted": spearman(scored["reward"], scored["adjusted"]),
-        "reward/within_spearman_adjusted": mean_within_spearman(scored, "reward", "adjusted"),
-    }
+    metrics = ranking_metrics(score_frame(scorer, stories), stories, pairs, simulated, "reward/")
     if scorer.head.kind == "tier":
         metrics["reward/tier_accuracy"] = tier_accuracy(scorer, stories)
+    return metrics
+
+
+def ranking_metrics(
+    reward_of: pd.Series, stories: pd.DataFrame, pairs: pd.DataFrame, simulated: bool, prefix: str
+) -> dict[str, float]:
+    """How rewards (by comment_id) order the stories and pairs: against the pairs, adjusted and gold."""
+    scored = stories.assign(reward=reward_of.to_numpy())
+    metrics = {
+        f"{prefix}pairwise_accuracy": pairwise_accuracy(reward_of, pairs),
+        f"{prefix}spearman_adjusted": spearman(scored["reward"], scored["adjusted"]),
+        f"{prefix}within_spearman_adjusted": mean_within_spearman(scored, "reward", "adjusted"),
+    }
     if simulated:
         scored = scored.assign(gold=[gold(p, s) for p, s in zip(scored["prompt"], scored["story"], strict=True)])
-        metrics["reward/spearman_gold"] = spearman(scored["reward"], scored["gold"])
-        metrics["reward/within_spearman_gold"] = mean_within_spearman(scored, "reward", "gold")
+        metrics[f"{prefix}spearman_gold"] = spearman(scored["reward"], scored["gold"])
+        metrics[f"{prefix}within_spearman_gold"] = mean_within_spearman(scored, "reward", "gold")
     return metrics
 
 
@@ -210,6 +218,10 @@ def run(params: Path) -> str:
         scorer = RewardScorer(scorer.model, tokenizer, replace(head, **statistics))
         scorer.save(staging)
         metrics = held_out_metrics(scorer, test_stories, test_pairs, simulated=data.source == "simulated")
+        # The baseline beside it: what a linear model of the words makes of the same pairs.
+        linear = fit_linear_reward(train_stories, train_pairs, config.seed)
+        linear_of = pd.Series(linear.score(test_stories["prompt"], test_stories["story"]), test_stories["comment_id"])
+        metrics |= ranking_metrics(linear_of, test_stories, test_pairs, data.source == "simulated", "reward/linear/")
 
     metrics |= result.metrics("reward") | {
         "reward/val_pairwise_accuracy": result.best_value,

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import model_params, run_ahf
 
+from stages.modeling.linear_reward import fit_linear_reward
 from stages.modeling.reward_model import RewardHead, RewardScorer
 from stages.reward import objective, pairwise_accuracy
 
@@ -48,6 +49,19 @@ def test_the_reward_stage_reports_held_out_figures(trained_project):
         trained_project / "reports/reward_live/plots/metrics/reward/val_pairwise_accuracy.tsv", sep="\t"
     )
     assert curve["val_pairwise_accuracy"].max() == metrics["reward/val_pairwise_accuracy"]
+
+
+@pytest.mark.slow
+def test_the_linear_baseline_is_fitted_on_train_and_reported_on_test_beside_the_network(trained_project):
+    metrics = json.loads((trained_project / "reports/reward.json").read_text())
+    stories = pd.read_parquet(trained_project / "data/processed/stories.parquet")
+    pairs = pd.read_parquet(trained_project / "data/processed/pairs.parquet")
+    model = fit_linear_reward(stories[stories["split"] == "train"], pairs[pairs["split"] == "train"], seed=0)
+    test, test_pairs = stories[stories["split"] == "test"], pairs[pairs["split"] == "test"]
+    reward_of = pd.Series(model.score(test["prompt"], test["story"]), index=test["comment_id"])
+    assert metrics["reward/linear/pairwise_accuracy"] == pairwise_accuracy(reward_of, test_pairs)
+    for key in ("spearman_adjusted", "within_spearman_adjusted", "spearman_gold", "within_spearman_gold"):
+        assert -1.0 <= metrics[f"reward/linear/{key}"] <= 1.0, key
 
 
 @pytest.mark.slow
