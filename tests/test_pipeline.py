@@ -74,7 +74,7 @@ def test_dvc_repro_rank_runs_then_reports_nothing_changed(pipeline_repo):
     assert "up to date" in second.stdout
 
     metrics = run(pipeline_repo, "dvc", "metrics", "show").stdout
-    assert "rank/spearman_gold_adjusted" in metrics and "scrape/submissions" in metrics
+    assert "rank/spearman_gold_model" in metrics and "scrape/submissions" in metrics
 
 
 def stages_run(output: str) -> list[str]:
