@@ -3,7 +3,7 @@ and reward, one step of each in turn in one process.
 
     python bench/rl_step.py                          # 10 timed steps each after 2 warm-up, on the CPU
     python bench/rl_step.py --steps 3 --warmup 1     # a quick check
-    python bench/rl_step.py --threads 1              # on a shared machine (see README: Benchmarks)
+    python bench/rl_step.py --threads 1              # on a shared machine (see docs/benchmarks.md)
     python bench/rl_step.py --profile                # ahf only: its phases, and the torch ops of a step
     python bench/rl_step.py --compare-malloc         # the same, with and without glibc's malloc thresholds raised
     python bench/rl_step.py --device cuda            # also gpt2-xl's shape, bf16, with the update's MFU

@@ -16,7 +16,7 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 
 def test_the_default_simulation_is_the_one_drawn_before_blocks_existed():
-    """params.yaml's simulate section (1,000 prompts, one block): every figure of the README
+    """params.yaml's simulate section (1,000 prompts, one block): every figure of the docs
     comes from these frames. The hashes were taken from the single-stream simulator."""
     assert SimulateConfig().n_prompts <= PROMPTS_PER_BLOCK
     submissions, comments = simulate_subreddit(SimulateConfig(), "WritingPrompts")
