@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from stages.sources.gold import SENTENCE_END, words_of
+from stages.sources.grammar import WORD_CLASSES, acceptor, build_acceptor
+from stages.sources.replayed_draws import ReplayedDraws
+from stages.sources.story_writer import write_story
+from stages.sources.vocabulary import THEMES
+
+
+def accepts(sentence: str) -> bool:
+    return acceptor().accepts(words_of(sentence))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "He went",
+        "The old man whispered",
+        "She shattered the crimson door",
+        "My friend scorched the pale dragon in the dark",
+        "I lunged the good wall but the girl sank the hoard until nobody drew the map at the edge",
+    ],
+)
+def test_sentences_of_the_grammar_are_accepted(sentence):
+    assert accepts(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "",
+        "He",
+        "went he",
+        "I surged the silence",  # a long sentence needs an adjective before its noun
+        "He howled the spectral bunker before nobody transfigured",  # a clause needs 'the noun'
+        "They looked the ancient knight across the window",  # not a place of the grammar
+        "He went the nice room and she saw the wall and we had the fire and I did the road",  # three clauses
+        "plundered deduced mutinied twisted room soared",
+        "He went to the office",  # words outside the grammar
+    ],
+)
+def test_other_word_sequences_are_not(sentence):
+    assert not accepts(sentence)
+
+
+def test_every_sentence_the_writer_draws_is_accepted():
+    draws = ReplayedDraws(np.random.default_rng(0))
+    for index in range(300):
+        story = write_story(draws, THEMES[index % len(THEMES)], skill=(index % 11) / 10)
+        for piece in SENTENCE_END.split(story):
+            if words_of(piece):
+                assert accepts(piece), piece
+
+
+def test_the_automaton_of_a_small_grammar_by_hand():
+    small = build_acceptor([("a", "b"), ("a", "c", "c")], {"a": ("x", "x y"), "b": ("z",), "c": ("y",)})
+    runs = {
+        ("x", "z"): True,
+        ("x", "y", "z"): True,  # 'x y' is one phrase of class a
+        ("x", "y", "y"): True,  # a c c, with 'x' as a
+        ("x", "y", "y", "y"): True,  # 'x y' as a, then c c
+        ("x", "y"): False,
+        ("z",): False,
+        ("x", "q"): False,
+    }
+    for words, expected in runs.items():
+        assert small.accepts(list(words)) is expected, words
+    assert small.transitions[0].max() == 0  # the dead state stays dead
+
+
+def test_word_classes_are_lower_case_phrases():
+    for phrases in WORD_CLASSES.values():
+        for phrase in phrases:
+            assert words_of(phrase) == phrase.lower().split()
