@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages.sources.gold import (
+from stages.simulator.gold import (
     TOPIC_SATURATION,
     VARIETY_SATURATION,
     VIVID_SATURATION,
@@ -30,7 +30,7 @@ from stages.sources.gold import (
     length_part,
     prompt_theme,
 )
-from stages.sources.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
+from stages.simulator.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
 
 REPEAT_NGRAM = 4
 NO_THEME = -1

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from stages.sources.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_story
-from stages.sources.vocabulary import THEME_BY_NAME
+from stages.simulator.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_story
+from stages.simulator.vocabulary import THEME_BY_NAME
 
 SPACE_PROMPT = "[WP] An astronaut wakes up alone on a lunar station."
 

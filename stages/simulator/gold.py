@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from stages.sources.vocabulary import BLAND_WORDS, THEME_BY_NAME, THEMES, VIVID_WORDS
+from stages.simulator.vocabulary import BLAND_WORDS, THEME_BY_NAME, THEMES, VIVID_WORDS
 
 WORD_PATTERN = re.compile(r"[a-z']+")
 SENTENCE_END = re.compile(r"[.!?]+")
