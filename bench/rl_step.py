@@ -74,9 +74,9 @@ from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer
 from stages.modeling.sampling import encode_prompts, story_token_scores
 from stages.modeling.story_format import encode_story, prompt_prefix
 from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_prompt, write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_prompt, write_story
+from stages.simulator.vocabulary import THEMES
 from stages.tokenizer import train_bpe_tokenizer
 
 SCRIPT = Path(__file__).resolve()

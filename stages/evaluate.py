@@ -37,7 +37,7 @@ from stages.modeling.lm_loss import dataset_perplexity, perplexity_loader
 from stages.modeling.reward_model import RewardScorer
 from stages.modeling.sampling import SamplingConfig
 from stages.modeling.story_format import encode_story
-from stages.sources.gold import gold
+from stages.simulator.gold import gold
 
 PREFIX = "evaluate"
 

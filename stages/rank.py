@@ -19,7 +19,7 @@ from stages.common.layout import PAIRS_FILE, PROCESSED_DIR, RAW_DIR, STORIES_FIL
 from stages.common.worker_pool import spawned_pool
 from stages.ranking.adjusted_ranking import mean_within_spearman, pair_positions, pairs_frame, rank_stories, spearman
 from stages.ranking.story_selection import select_stories
-from stages.sources.gold_batch import batch_gold
+from stages.simulator.gold_batch import batch_gold
 from stages.sources.raw_store import SUBMISSIONS, read_raw_frames
 
 

@@ -8,7 +8,7 @@ from conftest import run_ahf, write_params
 from stages.common.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS, SUBMISSION_COLUMNS
 from stages.rank import gold_metrics, gold_of_file, texts_file
 from stages.ranking.adjusted_ranking import pair_positions
-from stages.sources.gold_batch import batch_gold
+from stages.simulator.gold_batch import batch_gold
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from conftest import (
     write_params,
 )
 
-from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK
+from stages.simulator.prompt_blocks import PROMPTS_PER_BLOCK
 
 
 @pytest.mark.slow

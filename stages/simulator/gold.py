@@ -19,7 +19,7 @@ On the simulator's own stories, which are all grammatical and finished, gold ord
 them as word merit, length and repetition did before form was read.
 
 This is the definition; gold_batch.py computes the same values for many stories at
-once, so a change here must be made there too (tests/sources/test_gold_batch.py says
+once, so a change here must be made there too (tests/simulator/test_gold_batch.py says
 where they part).
 """
 
@@ -27,8 +27,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from stages.sources.grammar import acceptor
-from stages.sources.vocabulary import BLAND_WORDS, THEME_BY_NAME, THEMES, VIVID_WORDS
+from stages.simulator.grammar import acceptor
+from stages.simulator.vocabulary import BLAND_WORDS, THEME_BY_NAME, THEMES, VIVID_WORDS
 
 WORD_PATTERN = re.compile(r"[a-z']+")
 SENTENCE_END = re.compile(r"[.!?]+")

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 
 from stages.common.config import SimulateConfig
-from stages.sources.prompt_blocks import block_prompts, drawn_blocks
-from stages.sources.simulated_rows import STORY
-from stages.sources.simulator import simulate_subreddit
+from stages.simulator.prompt_blocks import block_prompts, drawn_blocks
+from stages.simulator.simulated_rows import STORY
+from stages.simulator.simulator import simulate_subreddit
 
 SMALL = SimulateConfig(n_prompts=120, n_writers=50)
 

@@ -3,8 +3,8 @@ import random
 import numpy as np
 import pytest
 
-from stages.sources import replayed_draws
-from stages.sources.replayed_draws import ReplayedDraws
+from stages.simulator import replayed_draws
+from stages.simulator.replayed_draws import ReplayedDraws
 
 SPANS = [1, 2, 3, 6, 12, 20, 300, 3600, 10**6, 2**31 + 1, 2**32 - 1, 2**32, 2**32 + 5, 2**40, 2**63]
 

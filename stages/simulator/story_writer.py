@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from stages.sources.replayed_draws import ReplayedDraws, inversion_chances
-from stages.sources.story_kernel import MAX_STORY_BYTES, story_bytes
-from stages.sources.vocabulary import THEMES, Theme
+from stages.simulator.replayed_draws import ReplayedDraws, inversion_chances
+from stages.simulator.story_kernel import MAX_STORY_BYTES, story_bytes
+from stages.simulator.vocabulary import THEMES, Theme
 
 # Raws a story is sure to find in its window: far more than the ~30 a sentence of 30 words
 # uses. A story that still runs past them is written again from a larger window.

@@ -5,13 +5,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from stages.sources import gold_batch
-from stages.sources.gold import VARIETY_SATURATION, fluency_part, gold, variety_part, words_of
-from stages.sources.gold_batch import batch_gold, words
-from stages.sources.grammar import WORD_CLASSES, sentence_forms
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_prompt, write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator import gold_batch
+from stages.simulator.gold import VARIETY_SATURATION, fluency_part, gold, variety_part, words_of
+from stages.simulator.gold_batch import batch_gold, words
+from stages.simulator.grammar import WORD_CLASSES, sentence_forms
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_prompt, write_story
+from stages.simulator.vocabulary import THEMES
 
 EDGE_CASES = [
     ("", ""),

@@ -18,7 +18,7 @@ compiles on first use and caches the machine code beside this file (cache=True).
 import numpy as np
 from numba import njit
 
-from stages.sources.vocabulary import (
+from stages.simulator.vocabulary import (
     BLAND_ADJECTIVES,
     BLAND_VERBS,
     CONNECTORS,

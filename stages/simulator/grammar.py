@@ -21,7 +21,7 @@ from functools import cache
 
 import numpy as np
 
-from stages.sources.vocabulary import (
+from stages.simulator.vocabulary import (
     BLAND_ADJECTIVES,
     BLAND_VERBS,
     CONNECTORS,

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stages.common.config import SimulateConfig
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_prompt, write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_prompt, write_story
+from stages.simulator.vocabulary import THEMES
 
 AUTHOR_SALT = "simulated"  # the salt of the simulated authors' hashes
 AUTOMOD_BODY = (

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages.sources.gold import (
+from stages.simulator.gold import (
     CONTENT_WEIGHTS,
     FORM_WEIGHT,
     REPETITION_WEIGHT,
@@ -33,8 +33,8 @@ from stages.sources.gold import (
     length_part,
     prompt_theme,
 )
-from stages.sources.grammar import acceptor
-from stages.sources.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
+from stages.simulator.grammar import acceptor
+from stages.simulator.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
 
 REPEAT_NGRAM = 4
 NO_THEME = -1

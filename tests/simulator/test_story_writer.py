@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from reference_grammar import reference_story
 
-from stages.sources import replayed_draws, story_writer
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator import replayed_draws, story_writer
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_story
+from stages.simulator.vocabulary import THEMES
 
 # Skills at the edges of the grammar: 0 (no clauses: binomial draws nothing), just past
 # 5/6 (clause chance above 0.5: binomial counts failures), 1 (no repeats, no noise).

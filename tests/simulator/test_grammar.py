@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from stages.sources.gold import SENTENCE_END, words_of
-from stages.sources.grammar import WORD_CLASSES, acceptor, build_acceptor
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator.gold import SENTENCE_END, words_of
+from stages.simulator.grammar import WORD_CLASSES, acceptor, build_acceptor
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.story_writer import write_story
+from stages.simulator.vocabulary import THEMES
 
 
 def accepts(sentence: str) -> bool:

@@ -1,8 +1,8 @@
 """The story grammar written with a call per draw (ReplayedDraws' random() and pick()),
 as it was before the writer read the raws itself: what the compiled writer must equal."""
 
-from stages.sources.story_writer import WritingStyle, writing_style
-from stages.sources.vocabulary import (
+from stages.simulator.story_writer import WritingStyle, writing_style
+from stages.simulator.vocabulary import (
     BLAND_ADJECTIVES,
     BLAND_VERBS,
     CONNECTORS,

@@ -26,12 +26,12 @@ import numpy as np
 from stages.common.config import SimulateConfig
 from stages.common.progress import progress_bar
 from stages.common.worker_pool import available_cpus, spawned_pool
-from stages.sources.batched_rows import batched_rows
-from stages.sources.gold_batch import batch_gold
+from stages.simulator.batched_rows import batched_rows
+from stages.simulator.gold_batch import batch_gold
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.simulated_rows import AUTHOR_SALT, STORY, draw_rows
 from stages.sources.privacy import author_hash
 from stages.sources.prompt_tags import prompt_tag
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.simulated_rows import AUTHOR_SALT, STORY, draw_rows
 
 # Fixed, not derived from the machine: it decides which prompts come from which stream.
 # Small enough for a million comments (110,000 prompts) to spread evenly over a few cores.

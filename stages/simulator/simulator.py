@@ -19,8 +19,8 @@ import pandas as pd
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
-from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK, drawn_blocks
-from stages.sources.simulated_rows import REPLY, SECONDS_PER_PROMPT, STICKY, STORY
+from stages.simulator.prompt_blocks import PROMPTS_PER_BLOCK, drawn_blocks
+from stages.simulator.simulated_rows import REPLY, SECONDS_PER_PROMPT, STICKY, STORY
 
 SECOND_SCRAPE_DELAY_S = 86_400
 BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"

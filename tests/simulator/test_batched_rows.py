@@ -4,15 +4,15 @@ import numpy as np
 from reference_grammar import reference_sentences
 
 from stages.common.config import SimulateConfig
-from stages.sources import batched_rows
-from stages.sources.batched_rows import story_texts
-from stages.sources.gold_batch import batch_gold
-from stages.sources.prompt_blocks import block_generator
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.simulated_rows import REPLY, STICKY, STORY, draw_rows
-from stages.sources.story_kernel import MAX_STORY_BYTES
-from stages.sources.story_writer import WritingStyle, style_shares
-from stages.sources.vocabulary import THEMES
+from stages.simulator import batched_rows
+from stages.simulator.batched_rows import story_texts
+from stages.simulator.gold_batch import batch_gold
+from stages.simulator.prompt_blocks import block_generator
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.simulated_rows import REPLY, STICKY, STORY, draw_rows
+from stages.simulator.story_kernel import MAX_STORY_BYTES
+from stages.simulator.story_writer import WritingStyle, style_shares
+from stages.simulator.vocabulary import THEMES
 
 CONFIG = SimulateConfig(n_prompts=4000, n_writers=200)
 

@@ -4,10 +4,10 @@ import pytest
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
-from stages.sources.gold import gold
+from stages.simulator.gold import gold
+from stages.simulator.simulated_rows import AUTHOR_SALT
+from stages.simulator.simulator import expected_votes, simulate_subreddit
 from stages.sources.privacy import author_hash
-from stages.sources.simulated_rows import AUTHOR_SALT
-from stages.sources.simulator import expected_votes, simulate_subreddit
 
 SMALL = SimulateConfig(n_prompts=120, n_writers=50)
 

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from stages.common.config import SimulateConfig
-from stages.sources.simulated_rows import (
+from stages.simulator.simulated_rows import (
     AUTOMOD_BODY,
     REPLIES,
     REPLY,
@@ -27,9 +27,9 @@ from stages.sources.simulated_rows import (
     STORY,
     SimulatedRows,
 )
-from stages.sources.story_kernel import AT, stories_bytes
-from stages.sources.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, prompt_title, style_shares
-from stages.sources.vocabulary import THEMES
+from stages.simulator.story_kernel import AT, stories_bytes
+from stages.simulator.story_writer import CLAUSES_AT_MOST, MAX_STORY_RAWS, STORY_RAWS, prompt_title, style_shares
+from stages.simulator.vocabulary import THEMES
 
 RAWS_PER_CHUNK = 2**20  # the words' raws are drawn this many at a time (8 MiB)
 STORY_BYTES_PER_CHUNK = 2**24  # and written into buffers of this size (16 MiB)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stages.common.config import SimulateConfig
-from stages.sources.gold import (
+from stages.simulator.gold import (
     UNFINISHED_FORM,
     fluency_part,
     gold,
@@ -18,10 +18,10 @@ from stages.sources.gold import (
     variety_part,
     words_of,
 )
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.simulator import simulate_subreddit
-from stages.sources.story_writer import write_story
-from stages.sources.vocabulary import THEME_BY_NAME, VIVID_WORDS
+from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.simulator import simulate_subreddit
+from stages.simulator.story_writer import write_story
+from stages.simulator.vocabulary import THEME_BY_NAME, VIVID_WORDS
 
 PROJECT = Path(__file__).resolve().parents[2]
 

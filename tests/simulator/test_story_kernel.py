@@ -1,4 +1,4 @@
-from stages.sources.story_kernel import MAX_SENTENCE_BYTES, SPANS, WORDS
+from stages.simulator.story_kernel import MAX_SENTENCE_BYTES, SPANS, WORDS
 
 
 def longest(*pools: str) -> int:
