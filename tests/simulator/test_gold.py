@@ -1,10 +1,29 @@
+import itertools
+import json
+import random
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from stages.simulator.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
+from stages.common.config import SimulateConfig
+from stages.simulator.gold import (
+    UNFINISHED_FORM,
+    fluency_part,
+    gold,
+    gold_parts,
+    length_part,
+    prompt_theme,
+    repetition_part,
+    variety_part,
+    words_of,
+)
 from stages.simulator.replayed_draws import ReplayedDraws
+from stages.simulator.simulator import simulate_subreddit
 from stages.simulator.story_writer import write_story
-from stages.simulator.vocabulary import THEME_BY_NAME
+from stages.simulator.vocabulary import THEME_BY_NAME, VIVID_WORDS
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 SPACE_PROMPT = "[WP] An astronaut wakes up alone on a lunar station."
 
@@ -51,9 +70,113 @@ def test_a_loop_scores_below_fresh_prose():
 def test_gold_rises_with_writer_skill():
     rng = ReplayedDraws(np.random.default_rng(0))
     theme = THEME_BY_NAME["space"]
-    weak = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.1)) for _ in range(200)]
-    strong = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.9)) for _ in range(200)]
-    assert np.mean(strong) > np.mean(weak) + 1.0
+    means = [np.mean([gold(SPACE_PROMPT, write_story(rng, theme, skill)) for _ in range(300)]) for skill in SKILLS]
+    assert all(later > earlier for earlier, later in itertools.pairwise(means))
+    assert means[-1] > means[0] + 2.0
+
+
+SKILLS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def test_fluency_is_the_share_of_words_in_finished_grammatical_sentences():
+    assert fluency_part("He went. She shattered the crimson door.") == (1.0, True)
+    # 2 + 5 words fluent, 3 not: "went he the" is no sentence
+    assert fluency_part("He went. went he the. She shattered the crimson door!") == (0.7, True)
+    # the last piece has no end mark: grammatical or not, it is unfinished
+    assert fluency_part("He went. She shattered the crimson door") == (2 / 7, False)
+    assert fluency_part("He went.  ") == (1.0, True)
+    assert fluency_part("") == (0.0, True)
+    assert fluency_part("...!?") == (0.0, True)
+
+
+def test_form_multiplies_fluency_length_ending_and_freshness():
+    finished = gold_parts(SPACE_PROMPT, "He went. She shattered the crimson door.")
+    assert finished.form == pytest.approx(1.0 * length_part(7) * 1.0 * 1.0)
+    unfinished = gold_parts(SPACE_PROMPT, "He went. She shattered the crimson door")
+    assert unfinished.form == pytest.approx((2 / 7) * length_part(7) * UNFINISHED_FORM)
+
+
+def old_gold(prompt: str, story: str) -> float:
+    """Gold as it was before it read form: word merit, length and repetition, added."""
+    parts = gold_parts(prompt, story)
+    return parts.topic + parts.vivid + 0.5 * parts.variety + 0.5 * parts.length - 2.0 * parts.repetition
+
+
+@pytest.fixture(scope="module")
+def default_stories() -> list[tuple[str, str]]:
+    """(prompt, story) of every story of the default simulation."""
+    submissions, comments = simulate_subreddit(SimulateConfig(), "WritingPrompts")
+    titles = submissions.set_index("id")["title"]
+    stories = comments[
+        comments["parent_id"].str.startswith("t3_")
+        & ~comments["stickied"]
+        & ~comments["body"].isin(["[deleted]", "[removed]"])
+    ]
+    return [(titles[s], body) for s, body in zip(stories["submission_id"], stories["body"], strict=True)]
+
+
+def test_simulated_stories_keep_their_order(default_stories):
+    new = [gold(p, s) for p, s in default_stories]
+    old = [old_gold(p, s) for p, s in default_stories]
+    assert np.corrcoef(ranks(new), ranks(old))[0, 1] >= 0.9
+
+
+def ranks(values: list[float]) -> np.ndarray:
+    return np.argsort(np.argsort(values))
+
+
+@pytest.fixture(scope="module")
+def sft_median() -> float:
+    """The median gold of the SFT model's sampled stories in the default run's evaluate."""
+    rows = [json.loads(line) for line in (PROJECT / "reports/samples.jsonl").read_text().splitlines()]
+    golds = [gold(row["prompt"], row["sft_story"]) for row in rows if row["decoding"] == "sample"]
+    assert len(golds) >= 100
+    return float(np.median(golds))
+
+
+def good_story(seed: int = 0) -> str:
+    """The best of a few stories by a strong writer: high gold on the space prompt."""
+    draws = ReplayedDraws(np.random.default_rng(seed))
+    stories = [write_story(draws, THEME_BY_NAME["space"], 0.95) for _ in range(40)]
+    return max(stories, key=lambda story: gold(SPACE_PROMPT, story))
+
+
+def not_prose() -> dict[str, str]:
+    rng = random.Random(0)
+    space = THEME_BY_NAME["space"]
+    theme_and_vivid = sorted(space.words | VIVID_WORDS)
+    story = good_story()
+    sentences = [sentence + "." for sentence in story.rstrip(".").split(". ")]
+    words = story.replace(".", "").split()
+    shuffled = words[:]
+    rng.shuffle(shuffled)
+    longest = max(sentences, key=lambda sentence: len(sentence.split()))
+    cut = " ".join([*sentences[:-1], " ".join(sentences[-1].split()[:-1])])  # the last sentence loses its end
+    ramble, draws = "", ReplayedDraws(np.random.default_rng(1))
+    while len(ramble.split()) < 2000:
+        ramble += " " + write_story(draws, space, 0.95)
+    return {
+        "a list of theme and vivid words": " ".join(rng.choice(theme_and_vivid) for _ in range(80)),
+        "the same list with punctuation": " ".join(
+            rng.choice(theme_and_vivid).capitalize() + rng.choice([".", ",", "!", ""]) for _ in range(80)
+        ),
+        "a good story's words shuffled": " ".join(shuffled) + ".",
+        "one good sentence repeated": " ".join([longest] * 10),
+        "theme-word spam": " ".join(rng.choice(sorted(space.words)) for _ in range(100)) + ".",
+        "a good story cut mid-sentence": cut,
+        "an empty story": "",
+        "a 2,000-word ramble": ramble.strip(),
+    }
+
+
+@pytest.mark.parametrize("kind", list(not_prose()))
+def test_what_is_not_a_story_scores_below_the_median_sft_sample(kind, sft_median):
+    text = not_prose()[kind]
+    assert gold(SPACE_PROMPT, text) < sft_median, (kind, gold_parts(SPACE_PROMPT, text))
+
+
+def test_the_good_story_these_are_made_from_scores_far_above_it(sft_median):
+    assert gold(SPACE_PROMPT, good_story()) > sft_median + 1.5
 
 
 def test_gold_scores_any_text():

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from stages.simulator import gold_batch
-from stages.simulator.gold import VARIETY_SATURATION, gold, variety_part, words_of
+from stages.simulator.gold import VARIETY_SATURATION, fluency_part, gold, variety_part, words_of
 from stages.simulator.gold_batch import batch_gold, words
+from stages.simulator.grammar import WORD_CLASSES, sentence_forms
 from stages.simulator.replayed_draws import ReplayedDraws
 from stages.simulator.story_writer import write_prompt, write_story
 from stages.simulator.vocabulary import THEMES
@@ -46,6 +47,36 @@ def test_batch_gold_equals_gold_story_by_story_to_the_last_bit():
     expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories, strict=True)])
     np.testing.assert_array_equal(batch_gold(prompts, stories), expected)
     assert expected.std() > 0.5  # the stories differ: equality is not trivial
+
+
+def grammar_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts of grammar words, some in the grammar's order and some not, with every kind
+    of ending: end marks, runs of them, none (unfinished), spaces after the last."""
+    rng = random.Random(seed)
+    forms = sentence_forms()
+    texts = []
+    for _ in range(n):
+        sentences = []
+        for _ in range(rng.randint(0, 6)):
+            slots = list(rng.choice(forms))
+            if rng.random() < 0.1:
+                rng.shuffle(slots)
+            if rng.random() < 0.1 and len(slots) > 1:
+                del slots[rng.randrange(len(slots))]
+            words = " ".join(rng.choice(WORD_CLASSES[slot]) for slot in slots)
+            sentences.append(words + rng.choice([".", ".", ".", "!", "?", "...", ""]))
+        texts.append(" ".join(sentences) + rng.choice(["", " ", ".", "\n"]))
+    return texts
+
+
+def test_fluency_in_batches_is_golds_to_the_last_bit():
+    stories = grammar_texts(1500)
+    prompts = ["[WP] An astronaut wakes up alone on a lunar station."] * len(stories)
+    expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories, strict=True)])
+    np.testing.assert_array_equal(batch_gold(prompts, stories), expected)
+    fluencies = [fluency_part(story)[0] for story in stories]
+    assert 0.2 < np.mean(np.array(fluencies) == 1.0) < 0.8  # both fluent and broken texts are tested
+    assert any(not fluency_part(story)[1] for story in stories)  # and unfinished ones
 
 
 def sentence_lengths_where_squaring_matters(n: int) -> list[list[int]]:

@@ -1,27 +1,12 @@
-import hashlib
-
 import numpy as np
 import pandas as pd
 
 from stages.common.config import SimulateConfig
-from stages.simulator.prompt_blocks import PROMPTS_PER_BLOCK, block_prompts, drawn_blocks
+from stages.simulator.prompt_blocks import block_prompts, drawn_blocks
 from stages.simulator.simulated_rows import STORY
 from stages.simulator.simulator import simulate_subreddit
 
 SMALL = SimulateConfig(n_prompts=120, n_writers=50)
-
-
-def content_hash(frame: pd.DataFrame) -> str:
-    return hashlib.sha256((str(frame.dtypes.to_dict()) + frame.to_csv(index=False)).encode()).hexdigest()
-
-
-def test_the_default_simulation_is_the_one_drawn_before_blocks_existed():
-    """params.yaml's simulate section (1,000 prompts, one block): every figure of the docs
-    comes from these frames. The hashes were taken from the single-stream simulator."""
-    assert SimulateConfig().n_prompts <= PROMPTS_PER_BLOCK
-    submissions, comments = simulate_subreddit(SimulateConfig(), "WritingPrompts")
-    assert content_hash(submissions) == "6e21ae030ebcb0ed573a5f20ac4d8e0352befb63c08fb6c67265d076c0c0af9f"
-    assert content_hash(comments) == "61cfb2bbe50aa287f0fb7b8d4ff99dfa17173f10a83c20f265aa5add1354b9c1"
 
 
 def test_the_frames_are_the_same_whatever_the_number_of_workers():
