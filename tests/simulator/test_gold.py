@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from stages.simulator.gold import gold, gold_parts, length_part, prompt_theme, repetition_part, variety_part, words_of
-from stages.simulator.replayed_draws import ReplayedDraws
-from stages.simulator.story_writer import write_story
-from stages.simulator.vocabulary import THEME_BY_NAME
+from stages.simulator.story_writer import write_stories, writing_styles
+from stages.simulator.vocabulary import THEME_BY_NAME, THEMES
 
 SPACE_PROMPT = "[WP] An astronaut wakes up alone on a lunar station."
 
@@ -49,10 +48,10 @@ def test_a_loop_scores_below_fresh_prose():
 
 
 def test_gold_rises_with_writer_skill():
-    rng = ReplayedDraws(np.random.default_rng(0))
-    theme = THEME_BY_NAME["space"]
-    weak = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.1)) for _ in range(200)]
-    strong = [gold(SPACE_PROMPT, write_story(rng, theme, skill=0.9)) for _ in range(200)]
+    rng = np.random.default_rng(0)
+    theme = np.full(200, THEMES.index(THEME_BY_NAME["space"]))
+    weak = [gold(SPACE_PROMPT, story) for story in write_stories(rng, writing_styles(rng, theme, np.full(200, 0.1)))]
+    strong = [gold(SPACE_PROMPT, story) for story in write_stories(rng, writing_styles(rng, theme, np.full(200, 0.9)))]
     assert np.mean(strong) > np.mean(weak) + 1.0
 
 
