@@ -14,12 +14,13 @@ phrase of its class.
 A block's stories are drawn at once, as arrays: the sentences' forms, then every
 slot's pool and phrase. The text is gathered from a table of each phrase as it may be
 written (capitalised or not, followed by " ", "." or ". "), so the 50-odd million words
-of a million comments take no Python step each.
+of a million comments take no Python step each; a story takes one, to cut its text.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from stages.simulator.grammar import (
     CLAUSE,
@@ -39,7 +40,6 @@ from stages.simulator.vocabulary import (
 )
 
 PLACE_CHANCE = 0.5  # of a long sentence ending in a place
-TOKENS_PER_CHUNK = 2**20  # phrases gathered into bytes at a time (a 16 MiB table slice)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ SHORT_FORM = FORMS.index(SHORT_SENTENCE)
 LONG_FORMS = np.array(  # [clauses, place]
     [[FORMS.index(LONG_SENTENCE + CLAUSE * n + ("place",) * p) for p in (0, 1)] for n in range(CLAUSES_AT_MOST + 1)]
 )
-# Token phrase * 6 + capitalised * 3 + end: a phrase as written, padded to a row of bytes, and its length.
+# Token phrase * 6 + capitalised * 3 + end: a phrase as written, and its length.
 ENDS = (" ", ".", ". ")  # inside its sentence, ending its story, ending a sentence before another
 CAPITALISED, STORY_END, SENTENCE_END = 3, 1, 2
 TOKENS = [
@@ -134,9 +134,7 @@ TOKENS = [
     for end in ENDS
 ]
 TOKEN_LENGTH = np.array([len(token) for token in TOKENS])
-TOKEN_BYTES = np.frombuffer(
-    b"".join(token.encode("ascii").ljust(max(TOKEN_LENGTH)) for token in TOKENS), dtype=np.uint8
-).reshape(len(TOKENS), -1)
+TOKEN_TEXTS = pa.array(TOKENS, pa.large_string())
 
 
 def runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -182,13 +180,9 @@ def write_stories(rng: np.random.Generator, styles: WritingStyles) -> list[str]:
 
 
 def story_texts(token: np.ndarray, story_ends: np.ndarray) -> list[str]:
-    """The tokens' bytes end to end, cut into stories where each ends."""
-    columns = np.arange(TOKEN_BYTES.shape[1])
-    parts = []
-    for start in range(0, len(token), TOKENS_PER_CHUNK):
-        chunk = token[start : start + TOKENS_PER_CHUNK]
-        parts.append(TOKEN_BYTES[chunk][columns < TOKEN_LENGTH[chunk][:, None]])
-    text = np.concatenate(parts).tobytes().decode("ascii") if parts else ""
+    """The tokens' texts end to end (Arrow's take copies them, in C), cut into stories where each ends."""
+    data = TOKEN_TEXTS.take(pa.array(token)).buffers()[2]
+    text = data.to_pybytes().decode("ascii") if data is not None else ""
     ends = story_ends.tolist()
     return [text[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
 
