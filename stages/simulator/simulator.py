@@ -69,7 +69,7 @@ def simulate_subreddit(
     workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (submissions, comments) in the raw data contract's columns. The prompts are
-    drawn in blocks (stages/sources/prompt_blocks.py), in `workers` processes at most:
+    drawn in blocks (prompt_blocks.py), in `workers` processes at most:
     the frames are the same for any number."""
     rng = np.random.default_rng(config.seed)
     skills = rng.beta(2.0, 2.0, size=config.n_writers)

@@ -124,9 +124,10 @@ SHORT_FORM = FORMS.index(SHORT_SENTENCE)
 LONG_FORMS = np.array(  # [clauses, place]
     [[FORMS.index(LONG_SENTENCE + CLAUSE * n + ("place",) * p) for p in (0, 1)] for n in range(CLAUSES_AT_MOST + 1)]
 )
-# Token phrase * 6 + capitalised * 3 + end: a phrase as written, and its length.
+# A phrase as it may be written, a token: phrase * TOKENS_PER_PHRASE + capitalised * CAPITALISED + its end.
 ENDS = (" ", ".", ". ")  # inside its sentence, ending its story, ending a sentence before another
-CAPITALISED, STORY_END, SENTENCE_END = 3, 1, 2
+STORY_END, SENTENCE_END = ENDS.index("."), ENDS.index(". ")
+CAPITALISED, TOKENS_PER_PHRASE = len(ENDS), 2 * len(ENDS)
 TOKENS = [
     (phrase[0].upper() + phrase[1:] if capitalised else phrase) + end
     for phrase in PHRASES
@@ -172,7 +173,7 @@ def write_stories(rng: np.random.Generator, styles: WritingStyles) -> list[str]:
     # Every sentence written out (a copy as its source) as tokens.
     written = length[source]
     last = np.cumsum(written) - 1  # each sentence's last token
-    token = len(ENDS) * 2 * phrase[runs((np.cumsum(length) - length)[source], written)]
+    token = TOKENS_PER_PHRASE * phrase[runs((np.cumsum(length) - length)[source], written)]
     token[last - written + 1] += CAPITALISED
     token[last] += np.where(position == styles.n_sentences[story] - 1, STORY_END, SENTENCE_END)
     story_ends = np.cumsum(TOKEN_LENGTH[token])[last[first_sentence + styles.n_sentences - 1]]
