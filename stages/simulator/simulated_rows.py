@@ -1,22 +1,27 @@
-"""What the simulator's draws decide, prompt by prompt: titles, stories, replies, times.
+"""The rows of a block of simulated prompts, drawn as arrays from the block's own stream.
 
-Each prompt draws, in a fixed order, its theme, time, popularity, title, score and
-prompter, then whether it has one story or several, and for each story its writer,
-that writer's form on the day, its delay, its text and whether a reader replied. That
-order is the random stream, and the stream is what makes the frames byte-identical.
-It is the order of block 0, the root stream (prompt_blocks.py); blocks of their own
-streams draw the same model as arrays (batched_rows.py).
+A prompt has a theme, a time within its hour, a log-normal popularity, a title from a
+template of its theme, a score of its own (popular prompts collect more votes) and a
+prompter; it holds one story (one_story_share) or 2 + Poisson(stories_per_prompt - 2).
+A story has a writer, whose form on the day is their skill plus N(0, 0.1) within
+[0, 1], a log-normal delay after its prompt, and a text in the writer's style
+(story_writer.py); some stories get a reader's reply (canned_replies). The block
+draws, in this order, its prompts' values, its stories' values, their texts and the
+replies; then it scores its stories' gold and hashes its authors, so that the parent
+only joins the blocks (prompt_blocks.py).
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from stages.common.config import SimulateConfig
-from stages.simulator.replayed_draws import ReplayedDraws
-from stages.simulator.story_writer import write_prompt, write_story
+from stages.simulator.gold_batch import batch_gold
+from stages.simulator.story_writer import prompt_titles, write_stories, writing_styles
 from stages.simulator.vocabulary import THEMES
+from stages.sources.privacy import author_hash
+from stages.sources.prompt_tags import prompt_tag
 
 AUTHOR_SALT = "simulated"  # the salt of the simulated authors' hashes
 AUTOMOD_BODY = (
@@ -30,63 +35,91 @@ STICKY, STORY, REPLY = 0, 1, 2
 
 
 @dataclass
-class SimulatedRows:
-    """What the draws decide, one entry per submission and per comment, in the order written."""
+class BlockRows:
+    """A block's rows as the frames need them: per prompt, then per comment in the order
+    written (each prompt's sticky, then each story followed by its replies)."""
 
-    titles: list[str] = field(default_factory=list)
-    created: list[int] = field(default_factory=list)
-    popularity: list[float] = field(default_factory=list)
-    submission_scores: list[int] = field(default_factory=list)
-    prompters: list[str] = field(default_factory=list)
-    kind: list[int] = field(default_factory=list)  # STICKY, STORY or REPLY
-    prompt_of: list[int] = field(default_factory=list)  # the submission's index
-    body: list[str] = field(default_factory=list)
-    comment_created: list[int] = field(default_factory=list)
-    author: list[str] = field(default_factory=list)
-    delay_s: list[float] = field(default_factory=list)  # stories only
-
-
-def draw_rows(config: SimulateConfig, draws: ReplayedDraws, skills: np.ndarray, prompts: range) -> SimulatedRows:
-    """The rows of the prompts with these indices, drawn in one pass."""
-    rows = SimulatedRows()
-    delay_mean = math.log(config.delay_median_h * 3600.0)
-    for index in prompts:
-        theme = draws.pick(THEMES)
-        created = config.start_utc + index * SECONDS_PER_PROMPT + draws.integers(SECONDS_PER_PROMPT)
-        popularity = draws.lognormal(0.0, config.popularity_sigma)
-        rows.titles.append(write_prompt(draws, theme))
-        rows.created.append(created)
-        rows.popularity.append(popularity)
-        # Popular prompts collect more votes themselves, not only for their stories.
-        rows.submission_scores.append(1 + draws.poisson(3.0 * config.base_votes * popularity))
-        rows.prompters.append(f"prompter_{draws.integers(config.n_writers)}")
-        add_comment(rows, STICKY, index, AUTOMOD_BODY, created + 1, "AutoModerator")
-
-        one_story = draws.random() < config.one_story_share
-        n_stories = 1 if one_story else 2 + draws.poisson(config.stories_per_prompt - 2.0)
-        for _ in range(n_stories):
-            writer = draws.integers(config.n_writers)
-            form, delay_s = draws.numpy_draws(("normal", 0.0, 0.1), ("lognormal", delay_mean, config.delay_sigma))
-            skill = min(max(float(skills[writer] + form), 0.0), 1.0)  # the writer's form on the day
-            story_created = created + int(delay_s)
-            add_comment(rows, STORY, index, write_story(draws, theme, skill), story_created, f"writer_{writer}")
-            rows.delay_s.append(delay_s)
-            if draws.random() < config.reply_share:
-                body = draws.pick(REPLIES)
-                add_comment(
-                    rows,
-                    REPLY,
-                    index,
-                    body,
-                    story_created + draws.integers(60, 7200),
-                    f"reader_{draws.integers(10**6)}",
-                )
-    return rows
+    titles: list[str]
+    tags: list[str]
+    created: np.ndarray
+    popularity: np.ndarray
+    submission_scores: np.ndarray
+    prompter_hashes: list[str | None]
+    kind: np.ndarray  # STICKY, STORY or REPLY
+    prompt_of: np.ndarray  # the submission's index, over all blocks
+    body: list[str]
+    comment_created: np.ndarray
+    author_hashes: list[str | None]
+    delay_s: np.ndarray  # stories only
+    gold: np.ndarray  # stories only
 
 
-def add_comment(rows: SimulatedRows, kind: int, prompt: int, body: str, created: int, author: str) -> None:
-    rows.kind.append(kind)
-    rows.prompt_of.append(prompt)
-    rows.body.append(body)
-    rows.comment_created.append(created)
-    rows.author.append(author)
+@dataclass(frozen=True)
+class Replies:
+    story: np.ndarray  # the story each reply answers, ascending
+    body: np.ndarray  # of str
+    created: np.ndarray
+    author: list[str]
+
+
+def canned_replies(rng: np.random.Generator, reply_share: float, story_created: np.ndarray) -> Replies:
+    """A reader's canned reply under reply_share of the stories, a minute to two hours later."""
+    story = np.flatnonzero(rng.random(len(story_created)) < reply_share)
+    return Replies(
+        story=story,
+        body=np.array(REPLIES, dtype=object)[rng.integers(len(REPLIES), size=len(story))],
+        created=story_created[story] + rng.integers(60, 7200, size=len(story)),
+        author=[f"reader_{number}" for number in rng.integers(10**6, size=len(story)).tolist()],
+    )
+
+
+def block_rows(config: SimulateConfig, rng: np.random.Generator, skills: np.ndarray, prompts: range) -> BlockRows:
+    n = len(prompts)
+    index = np.arange(prompts.start, prompts.stop, dtype=np.int64)
+    theme = rng.integers(len(THEMES), size=n)
+    created = config.start_utc + index * SECONDS_PER_PROMPT + rng.integers(SECONDS_PER_PROMPT, size=n)
+    popularity = rng.lognormal(0.0, config.popularity_sigma, size=n)
+    titles = prompt_titles(rng, theme)
+    submission_scores = 1 + rng.poisson(3.0 * config.base_votes * popularity)
+    prompters = [f"prompter_{number}" for number in rng.integers(config.n_writers, size=n).tolist()]
+    one_story = rng.random(n) < config.one_story_share
+    n_stories = np.where(one_story, 1, 2 + rng.poisson(config.stories_per_prompt - 2.0, size=n))
+
+    story_prompt = np.repeat(np.arange(n), n_stories)
+    m = len(story_prompt)
+    writer = rng.integers(config.n_writers, size=m)
+    skill = np.clip(skills[writer] + rng.normal(0.0, 0.1, size=m), 0.0, 1.0)  # the writer's form on the day
+    delay_s = rng.lognormal(math.log(config.delay_median_h * 3600.0), config.delay_sigma, size=m)
+    bodies = write_stories(rng, writing_styles(rng, theme[story_prompt], skill))
+    story_created = created[story_prompt] + delay_s.astype(np.int64)
+    replies = canned_replies(rng, config.reply_share, story_created)
+
+    # The order written: a prompt's sticky just before its first story, a reply just after its story.
+    first_story = np.cumsum(n_stories) - n_stories
+    order = np.argsort(np.concatenate([3 * first_story, 3 * np.arange(m) + 1, 3 * replies.story + 2]), kind="stable")
+    kind = np.repeat([STICKY, STORY, REPLY], [n, m, len(replies.story)])[order]
+    prompt_of = np.concatenate([index, index[story_prompt], index[story_prompt][replies.story]])[order]
+    body = np.concatenate([np.full(n, AUTOMOD_BODY, dtype=object), np.array(bodies, dtype=object), replies.body])
+    comment_created = np.concatenate([created + 1, story_created, replies.created])[order]
+    authors = ["AutoModerator"] * n + [f"writer_{number}" for number in writer.tolist()] + replies.author
+    titles_of_stories = np.array(titles, dtype=object)[story_prompt]
+    return BlockRows(
+        titles=titles,
+        tags=[prompt_tag(title) for title in titles],
+        created=created,
+        popularity=popularity,
+        submission_scores=submission_scores,
+        prompter_hashes=hashes(prompters),
+        kind=kind,
+        prompt_of=prompt_of,
+        body=body[order].tolist(),
+        comment_created=comment_created,
+        author_hashes=hashes([authors[row] for row in order.tolist()]),
+        delay_s=delay_s,
+        gold=batch_gold(titles_of_stories, bodies),
+    )
+
+
+def hashes(names: list[str]) -> list[str | None]:
+    hash_of = {name: author_hash(name, AUTHOR_SALT) for name in set(names)}
+    return [hash_of[name] for name in names]

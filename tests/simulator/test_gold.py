@@ -18,10 +18,9 @@ from stages.simulator.gold import (
     variety_part,
     words_of,
 )
-from stages.simulator.replayed_draws import ReplayedDraws
 from stages.simulator.simulator import simulate_subreddit
-from stages.simulator.story_writer import write_story
-from stages.simulator.vocabulary import THEME_BY_NAME, VIVID_WORDS
+from stages.simulator.story_writer import write_stories, writing_styles
+from stages.simulator.vocabulary import THEME_BY_NAME, THEMES, VIVID_WORDS
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -67,10 +66,15 @@ def test_a_loop_scores_below_fresh_prose():
     assert gold(SPACE_PROMPT, fresh) > gold(SPACE_PROMPT, " ".join([fresh] * 5))
 
 
+def space_stories(n: int, skill: float, seed: int = 0) -> list[str]:
+    """n stories for a space prompt by writers of this skill."""
+    rng = np.random.default_rng(seed)
+    theme = np.full(n, [theme.name for theme in THEMES].index("space"))
+    return write_stories(rng, writing_styles(rng, theme, np.full(n, skill)))
+
+
 def test_gold_rises_with_writer_skill():
-    rng = ReplayedDraws(np.random.default_rng(0))
-    theme = THEME_BY_NAME["space"]
-    means = [np.mean([gold(SPACE_PROMPT, write_story(rng, theme, skill)) for _ in range(300)]) for skill in SKILLS]
+    means = [np.mean([gold(SPACE_PROMPT, story) for story in space_stories(300, skill)]) for skill in SKILLS]
     assert all(later > earlier for earlier, later in itertools.pairwise(means))
     assert means[-1] > means[0] + 2.0
 
@@ -136,9 +140,7 @@ def sft_median() -> float:
 
 def good_story(seed: int = 0) -> str:
     """The best of a few stories by a strong writer: high gold on the space prompt."""
-    draws = ReplayedDraws(np.random.default_rng(seed))
-    stories = [write_story(draws, THEME_BY_NAME["space"], 0.95) for _ in range(40)]
-    return max(stories, key=lambda story: gold(SPACE_PROMPT, story))
+    return max(space_stories(40, 0.95, seed), key=lambda story: gold(SPACE_PROMPT, story))
 
 
 def not_prose() -> dict[str, str]:
@@ -152,9 +154,10 @@ def not_prose() -> dict[str, str]:
     rng.shuffle(shuffled)
     longest = max(sentences, key=lambda sentence: len(sentence.split()))
     cut = " ".join([*sentences[:-1], " ".join(sentences[-1].split()[:-1])])  # the last sentence loses its end
-    ramble, draws = "", ReplayedDraws(np.random.default_rng(1))
-    while len(ramble.split()) < 2000:
-        ramble += " " + write_story(draws, space, 0.95)
+    ramble = ""
+    for story in space_stories(100, 0.95, seed=1):
+        if len(ramble.split()) < 2000:
+            ramble += " " + story
     return {
         "a list of theme and vivid words": " ".join(rng.choice(theme_and_vivid) for _ in range(80)),
         "the same list with punctuation": " ".join(

@@ -9,8 +9,7 @@ from stages.simulator import gold_batch
 from stages.simulator.gold import VARIETY_SATURATION, fluency_part, gold, variety_part, words_of
 from stages.simulator.gold_batch import batch_gold, words
 from stages.simulator.grammar import WORD_CLASSES, sentence_forms
-from stages.simulator.replayed_draws import ReplayedDraws
-from stages.simulator.story_writer import write_prompt, write_story
+from stages.simulator.story_writer import prompt_titles, write_stories, writing_styles
 from stages.simulator.vocabulary import THEMES
 
 EDGE_CASES = [
@@ -31,13 +30,10 @@ EDGE_CASES = [
 
 def simulated_pairs(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Prompts of every theme, and stories by writers of every skill, on and off topic."""
-    draws = ReplayedDraws(np.random.default_rng(seed))
-    prompts, stories = [], []
-    for index in range(n):
-        theme = THEMES[index % len(THEMES)]
-        prompts.append(write_prompt(draws, theme))
-        stories.append(write_story(draws, theme, skill=draws.random()))
-    return prompts, stories
+    rng = np.random.default_rng(seed)
+    theme = np.arange(n) % len(THEMES)
+    prompts = prompt_titles(rng, theme)
+    return prompts, write_stories(rng, writing_styles(rng, theme, rng.random(n)))
 
 
 def test_batch_gold_equals_gold_story_by_story_to_the_last_bit():
