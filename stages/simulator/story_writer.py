@@ -3,10 +3,11 @@ the grammar (grammar.py) whose words come from the pools the style picks.
 
 A story's style is its theme (weak writers sometimes ignore the prompt's), its length
 in sentences (near 7 for skilled writers, stubs or rambles for weak ones) and the
-chances of StyleShares, all rising with skill. Each sentence after the first repeats
+chances of StyleShares, each following skill. Each sentence after the first repeats
 an earlier one with repeat_chance; else it is short (SHORT_SENTENCE) with
 short_sentence_chance, or long: LONG_SENTENCE, binomial(CLAUSES_AT_MOST,
-clause_chance) CLAUSEs and, half the time, a place. A verb or adjective slot takes one
+clause_chance) CLAUSEs and, half the time, a place; and with slip_chance it loses a
+word, so that it is no longer a sentence of the grammar. A verb or adjective slot takes one
 of the theme's words with theme_share, else a vivid one with vivid_share, else a bland
 one; a noun slot the theme's with theme_share, else a neutral one; any other slot any
 phrase of its class.
@@ -40,6 +41,10 @@ from stages.simulator.vocabulary import (
 )
 
 PLACE_CHANCE = 0.5  # of a long sentence ending in a place
+# Writers slip: a sentence written afresh loses one of its words (never its optional place),
+# which no sentence of the grammar can survive. Readers notice, as gold's fluency does, so
+# the votes, and the reward model learnt from them, carry what prose is.
+SLIP_CHANCE_AT_SKILL_0 = 0.3
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,18 @@ class StyleShares:
     clause_chance: float | np.ndarray
     short_sentence_chance: float | np.ndarray
     repeat_chance: float | np.ndarray
+    slip_chance: float | np.ndarray
 
 
 def style_shares(skill: float | np.ndarray) -> StyleShares:
-    """Every share rises with the writer's skill."""
+    """Every share rises with the writer's skill; repeats and slips fall with it."""
     return StyleShares(
         theme_share=0.05 + 0.35 * skill,
         vivid_share=0.1 + 0.9 * skill,
         clause_chance=0.6 * skill,
         short_sentence_chance=0.25 * skill,
         repeat_chance=0.5 * (1.0 - skill) ** 2,
+        slip_chance=SLIP_CHANCE_AT_SKILL_0 * (1.0 - skill),
     )
 
 
@@ -121,6 +128,7 @@ FORM_CLASSES = np.array([list(WORD_CLASSES).index(word_class) for form in FORMS 
 FORM_LENGTH = np.array([len(form) for form in FORMS])
 FORM_START = np.cumsum(FORM_LENGTH) - FORM_LENGTH
 SHORT_FORM = FORMS.index(SHORT_SENTENCE)
+FORM_HAS_PLACE = np.array(["place" in form for form in FORMS], dtype=np.int64)  # a place always ends its form
 LONG_FORMS = np.array(  # [clauses, place]
     [[FORMS.index(LONG_SENTENCE + CLAUSE * n + ("place",) * p) for p in (0, 1)] for n in range(CLAUSES_AT_MOST + 1)]
 )
@@ -169,6 +177,7 @@ def write_stories(rng: np.random.Generator, styles: WritingStyles) -> list[str]:
     choice = (chance >= shares.theme_share[slot_story]).astype(np.int64) + (chance >= not_bland[slot_story])
     pool = POOL_OF[FORM_CLASSES[runs(FORM_START[form], length)], styles.theme[slot_story], choice]
     phrase = POOL_FIRST[pool] + rng.integers(POOL_SIZE[pool])
+    phrase, length = slipped(rng, phrase, length, form, ~repeat & (rng.random(n) < shares.slip_chance[story]))
 
     # Every sentence written out (a copy as its source) as tokens.
     written = length[source]
@@ -178,6 +187,18 @@ def write_stories(rng: np.random.Generator, styles: WritingStyles) -> list[str]:
     token[last] += np.where(position == styles.n_sentences[story] - 1, STORY_END, SENTENCE_END)
     story_ends = np.cumsum(TOKEN_LENGTH[token])[last[first_sentence + styles.n_sentences - 1]]
     return story_texts(token, story_ends)
+
+
+def slipped(
+    rng: np.random.Generator, phrase: np.ndarray, length: np.ndarray, form: np.ndarray, slip: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The slots' phrases and the sentences' lengths after each slipping sentence drops one
+    of its words other than a place."""
+    droppable = length - FORM_HAS_PLACE[form]
+    dropped = (np.cumsum(length) - length + rng.integers(np.maximum(droppable, 1)))[slip]
+    keep = np.ones(len(phrase), dtype=bool)
+    keep[dropped] = False
+    return phrase[keep], length - slip
 
 
 def story_texts(token: np.ndarray, story_ends: np.ndarray) -> list[str]:

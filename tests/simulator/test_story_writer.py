@@ -1,5 +1,5 @@
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -49,13 +49,32 @@ def sentences(story: str) -> list[str]:
 
 
 @pytest.mark.parametrize("skill", [0.0, 0.5, 1.0, None])
-def test_every_sentence_written_is_one_the_grammar_accepts(skill):
-    skills = np.random.default_rng(1).random(1000) if skill is None else np.full(1000, skill)
-    for story in stories_by(skills):
+def test_every_sentence_written_without_a_slip_is_one_the_grammar_accepts(skill):
+    rng = np.random.default_rng(1)
+    skills = rng.random(1000) if skill is None else np.full(1000, skill)
+    styles = writing_styles(rng, rng.integers(len(THEMES), size=len(skills)), skills)
+    no_slips = WritingStyles(styles.theme, styles.n_sentences, replace(styles.shares, slip_chance=np.zeros(1000)))
+    for story in write_stories(rng, no_slips):
         assert story.endswith(".") and not story.endswith(". ")
         for sentence in story[:-1].split(". "):
             assert sentence[0].isupper() and "." not in sentence, story
             assert acceptor().accepts(words_of(sentence)), sentence
+
+
+def test_a_slip_drops_a_word_and_no_sentence_survives_it():
+    stories = write_stories(np.random.default_rng(6), fixed_styles(500, slip_chance=0.3))
+    written = [words_of(sentence) for story in stories for sentence in sentences(story)]
+    rejected = [words for words in written if not acceptor().accepts(words)]
+    assert within(len(rejected), len(written), 0.3)
+    clean = write_stories(np.random.default_rng(6), fixed_styles(500))
+    clean_lengths = [len(words_of(s)) for story in clean for s in sentences(story)]
+    # The same draws but the slips: each slipped sentence is one word (or a phrase) shorter.
+    assert sum(len(words) for words in written) < sum(clean_lengths)
+    assert all(len(words) >= 1 for words in written)
+
+
+def test_weak_writers_slip_more():
+    assert style_shares(0.0).slip_chance > style_shares(0.5).slip_chance > style_shares(1.0).slip_chance == 0.0
 
 
 def test_each_slot_draws_from_a_pool_inside_its_grammar_class():
@@ -65,14 +84,14 @@ def test_each_slot_draws_from_a_pool_inside_its_grammar_class():
 
 
 def test_style_shares_rise_with_skill_from_their_ends():
-    assert asdict(style_shares(0.0)) == pytest.approx(asdict(StyleShares(0.05, 0.1, 0.0, 0.0, 0.5)))
-    assert asdict(style_shares(1.0)) == pytest.approx(asdict(StyleShares(0.4, 1.0, 0.6, 0.25, 0.0)))
+    assert asdict(style_shares(0.0)) == pytest.approx(asdict(StyleShares(0.05, 0.1, 0.0, 0.0, 0.5, 0.3)))
+    assert asdict(style_shares(1.0)) == pytest.approx(asdict(StyleShares(0.4, 1.0, 0.6, 0.25, 0.0, 0.0)))
 
 
 def fixed_styles(n: int, **shares: float) -> WritingStyles:
     """n stories of 7 sentences about space, every one with these shares."""
     chances = {"theme_share": 0.3, "vivid_share": 0.6, "clause_chance": 0.5, "short_sentence_chance": 0.2}
-    chances |= {"repeat_chance": 0.0} | shares
+    chances |= {"repeat_chance": 0.0, "slip_chance": 0.0} | shares
     return WritingStyles(
         np.zeros(n, dtype=np.int64),
         np.full(n, 7),
