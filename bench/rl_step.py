@@ -3,7 +3,7 @@ and reward, one step of each in turn in one process.
 
     python bench/rl_step.py                          # 10 timed steps each after 2 warm-up, on the CPU
     python bench/rl_step.py --steps 3 --warmup 1     # a quick check
-    python bench/rl_step.py --threads 1              # on a shared machine (see README: Benchmarks)
+    python bench/rl_step.py --threads 1              # on a shared machine (see docs/benchmarks.md)
     python bench/rl_step.py --profile                # ahf only: its phases, and the torch ops of a step
     python bench/rl_step.py --compare-malloc         # the same, with and without glibc's malloc thresholds raised
     python bench/rl_step.py --device cuda            # also gpt2-xl's shape, bf16, with the update's MFU
@@ -74,9 +74,8 @@ from stages.modeling.reward_model import OUTPUTS, RewardHead, RewardScorer
 from stages.modeling.sampling import encode_prompts, story_token_scores
 from stages.modeling.story_format import encode_story, prompt_prefix
 from stages.policy_gradient.trainer import PhaseTimer, PolicyTrainer, RLModels
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_prompt, write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator.story_writer import prompt_titles, write_stories, writing_styles
+from stages.simulator.vocabulary import THEMES
 from stages.tokenizer import train_bpe_tokenizer
 
 SCRIPT = Path(__file__).resolve()
@@ -167,15 +166,13 @@ def bench_data(model_config: ModelConfig, rl_config: RLConfig, prompts_needed: i
         source = f"the train split's {len(prompts)} prompts (data/processed), models/sft and models/reward"
         trained = True
     else:
-        # The simulator's writer draws from a replayed stream; the writers' skills, as the
-        # simulator draws them, from numpy's own.
-        draws, skills = ReplayedDraws(np.random.default_rng(SYNTHETIC_SEED)), np.random.default_rng(SYNTHETIC_SEED + 1)
-        themes = [draws.pick(THEMES) for _ in range(max(prompts_needed, SYNTHETIC_STORIES))]
-        prompts = [write_prompt(draws, theme) for theme in themes]
-        pairs = [
-            (prompt, write_story(draws, theme, float(skills.beta(2.0, 2.0))))
-            for prompt, theme in zip(prompts, themes, strict=True)
-        ]
+        # The simulator's writer, with writers' skills drawn as the simulator draws them.
+        rng, n = np.random.default_rng(SYNTHETIC_SEED), max(prompts_needed, SYNTHETIC_STORIES)
+        themes = rng.integers(len(THEMES), size=n)
+        prompts = prompt_titles(rng, themes)
+        pairs = list(
+            zip(prompts, write_stories(rng, writing_styles(rng, themes, rng.beta(2.0, 2.0, size=n))), strict=True)
+        )
         tokenizer = train_bpe_tokenizer(
             [prompt_prefix(p) for p in prompts] + [s for _, s in pairs], model_config.vocab_size
         )

@@ -37,7 +37,7 @@ from stages.modeling.lm_loss import dataset_perplexity, perplexity_loader
 from stages.modeling.reward_model import RewardScorer
 from stages.modeling.sampling import SamplingConfig
 from stages.modeling.story_format import encode_story
-from stages.sources.gold import gold
+from stages.simulator.gold import gold
 
 PREFIX = "evaluate"
 
@@ -87,7 +87,7 @@ def run(params: Path) -> str:
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # Decoding is a long chain of small ops: split across threads, each op waits for the
-        # slowest, and on a shared CPU a descheduled thread stalls them all (README: evaluate).
+        # slowest, and on a shared CPU a descheduled thread stalls them all (docs/benchmarks.md).
         torch.set_num_threads(1)
     tokenizer = load_tokenizer()
     sft = load_fused(AutoModelForCausalLM, SFT_DIR, "the SFT model").to(device).eval()

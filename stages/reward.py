@@ -37,7 +37,7 @@ from stages.modeling.reward_model import RewardHead, RewardScorer, new_reward_mo
 from stages.modeling.story_format import LengthGroupedBatches, encode_story
 from stages.modeling.training_loop import accelerator_for, fit
 from stages.ranking.adjusted_ranking import mean_within_spearman, spearman
-from stages.sources.gold import gold
+from stages.simulator.gold import gold
 
 # Train stories scored for the normalising mean and std.
 NORMALISING_STORIES = 2048

@@ -38,7 +38,7 @@ from stages.modeling.reward_model import RewardScorer
 from stages.modeling.story_format import encode_story, lm_batch
 from stages.policy_gradient.data_parallel import check_data_parallel
 from stages.policy_gradient.trainer import Evaluation, PolicyTrainer, RLModels
-from stages.sources.gold import gold
+from stages.simulator.gold import gold
 
 # Held-out perplexity: enough val stories for a steady figure, few enough to be quick.
 PERPLEXITY_STORIES = 256

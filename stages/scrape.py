@@ -13,6 +13,7 @@ from stages.common.atomic_io import write_metrics
 from stages.common.config import DataConfig, SimulateConfig, load_section
 from stages.common.errors import StageError
 from stages.common.layout import RAW_DIR, metrics_file
+from stages.simulator.simulator import simulate_subreddit
 from stages.sources.dumps import COMMENTS, REPLIES, SUBMISSIONS, DumpCounts, dump_chunks, dump_files
 from stages.sources.privacy import author_salt
 from stages.sources.raw_store import (
@@ -27,7 +28,6 @@ from stages.sources.raw_store import (
 )
 from stages.sources.reddit import ListingScrape, reddit_client
 from stages.sources.reddit_http import RetryLog
-from stages.sources.simulator import simulate_subreddit
 
 
 def scrape_simulated(data: DataConfig, params: Path) -> str:

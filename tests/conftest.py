@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from stages.common.config import SimulateConfig
+from stages.simulator.simulator import simulate_subreddit
 from stages.sources.fake_reddit import FakeReddit, author_name
 from stages.sources.privacy import author_hash
-from stages.sources.simulator import simulate_subreddit
 
 PROJECT = Path(__file__).resolve().parents[1]
 # Small enough to run in a second, large enough for every split and tier to be filled.

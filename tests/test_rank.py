@@ -9,7 +9,7 @@ from stages.common.contracts import COMMENT_COLUMNS, PAIR_COLUMNS, STORY_COLUMNS
 from stages.rank import gold_metrics, pair_gold_agreement
 from stages.ranking.adjusted_ranking import pair_positions
 from stages.ranking.gold_workers import gold_of_file, texts_file
-from stages.sources.gold_batch import batch_gold
+from stages.simulator.gold_batch import batch_gold
 
 
 @pytest.fixture

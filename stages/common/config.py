@@ -232,7 +232,7 @@ class RewardConfig(OptimConfig):
 
 
 class RLConfig(Section):
-    """RL fine-tuning of the SFT policy against the reward model (README: rl)."""
+    """RL fine-tuning of the SFT policy against the reward model (docs/rl.md)."""
 
     algo: Literal["reinforce", "scst", "a2c", "rloo", "grpo", "reinforce_pp", "ppo", "dpo"] = "rloo"
     seed: int = 0
@@ -294,7 +294,7 @@ class RLConfig(Section):
 
 
 class EvaluateConfig(Section):
-    """The yardstick: SFT and the policy decoded alike on the test prompts (README: evaluate).
+    """The yardstick: SFT and the policy decoded alike on the test prompts (docs/evaluate-and-report.md).
 
     Its own sampling params, not rl's: changing how RL explores must not silently
     change what the policy is measured with.
@@ -313,7 +313,7 @@ class EvaluateConfig(Section):
 
 
 class ReportConfig(Section):
-    """What the report shows and when it warns (README: report)."""
+    """What the report shows and when it warns (docs/evaluate-and-report.md)."""
 
     samples: int = Field(5, ge=0)  # test prompts shown side by side (SFT | policy)
     # Warnings: a fall of distinct-2 past this share of SFT's, or a rise of the test
@@ -323,7 +323,7 @@ class ReportConfig(Section):
 
 
 class LaunchConfig(Section):
-    """How the torch stages run (`ahf launch STAGE`, README: Scale).
+    """How the torch stages run (`ahf launch STAGE`, docs/scale.md).
 
     config: an accelerate config file (configs/accelerate/*.yaml) that sft, reward and rl
     run under with `accelerate launch`; None runs them in this process. The environment

@@ -1,4 +1,4 @@
-"""The columns each data file promises (DESIGN.md, Data contracts).
+"""The columns each data file promises (docs/pipeline.md, Data contracts).
 
 Every source writes the raw contract and every later stage reads through it, so a
 scrape from Reddit, a dump or the simulator is interchangeable downstream.

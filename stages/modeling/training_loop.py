@@ -3,7 +3,7 @@
 AdamW, linear warmup then cosine decay, gradient accumulation and clipping, an
 evaluation every `eval_every` steps that keeps the best checkpoint, early stopping
 after `patience` evaluations without improvement. accelerate makes the same loop run
-on a CPU, one GPU or many (DDP, DeepSpeed ZeRO, FSDP: README, Scale). A non-finite loss
+on a CPU, one GPU or many (DDP, DeepSpeed ZeRO, FSDP: docs/scale.md). A non-finite loss
 stops the stage with a clear error before anything is saved over the previous model.
 
 On N processes each takes its share of every batch (stages/common/distributed.py), so the

@@ -4,7 +4,7 @@ Shapes: [rows, tokens] for log-probs, advantages and the mask of story tokens. T
 policy-gradient terms are summed over a story's tokens and averaged over stories (the
 REINFORCE estimator of a sequence's log-probability), so a story's advantage weighs
 every token it chose; the likelihood term is a mean over tokens, as in SFT. That
-ratio is what gives alpha the scale it had in the original experiments (README).
+ratio is what gives alpha the scale it had in the original experiments (docs/rl.md).
 """
 
 import torch

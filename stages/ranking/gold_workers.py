@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from stages.sources.gold_batch import batch_gold
+from stages.simulator.gold_batch import batch_gold
 
 GOLD_MODULE = __name__  # what the workers import as they start
 

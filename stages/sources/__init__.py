@@ -1,6 +1,6 @@
-"""Where stories come from, and the raw store they land in.
+"""Where real stories come from, and the raw store they land in.
 
-The simulated subreddit (simulator, gold quality, vocabulary), real Reddit through
-PRAW (client, records, prompt tags, the privacy of authors), Pushshift-style dumps,
-the raw store that scrapes merge into, and a local server that speaks Reddit's API.
+Real Reddit through PRAW (client, records, prompt tags, the privacy of authors),
+Pushshift-style dumps, the raw store that scrapes merge into, and a local server that
+speaks Reddit's API. The simulated subreddit lives apart, in stages/simulator/.
 """

@@ -40,8 +40,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 from stages.common.config import SimulateConfig
+from stages.simulator.simulator import simulate_subreddit
 from stages.sources.raw_store import latest_snapshots
-from stages.sources.simulator import simulate_subreddit
 
 PAGE_SIZE = 100  # Reddit's most per listing page, whatever `limit` asks
 LISTING_CAP = 1000  # Reddit's listings end near here: why scrapes are incremental

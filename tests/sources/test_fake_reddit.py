@@ -84,7 +84,7 @@ def test_the_cli_server_serves_the_simulated_subreddit_to_ahf_scrape(tmp_path):
             printed.append(line)
         site = "".join(line for line in printed[1:] if line.strip()) + line
         assert site.startswith("[fake-reddit]\noauth_url = http://127.0.0.1:")
-        (tmp_path / "praw.ini").write_text(site)  # as the README says: a praw.ini site in the project
+        (tmp_path / "praw.ini").write_text(site)  # as docs/real-reddit.md says: a praw.ini site in the project
         reddit = {"praw_site": "fake-reddit", "replace_more_limit": None, "backoff_s": 0.001, "max_tries": 8}
         write_params(tmp_path, data={"source": "reddit", "reddit": reddit})
         env = {key: value for key, value in os.environ.items() if not key.lower().startswith("praw_")}

@@ -118,14 +118,23 @@ def test_without_more_expansion_hidden_stories_are_counted_not_fetched(simulated
 
 
 def test_each_request_is_retried_on_its_own_with_doubling_waits(simulated_frames):
+    with serve(simulated_frames) as server:
+        scrape(server, limit=20)
+    # The number of a `more` expansion followed by another kind of request, so that its retry shows.
+    more = next(
+        number
+        for number, (request, following) in enumerate(zip(server.requests, server.requests[1:], strict=False), 1)
+        if request == "POST /api/morechildren/" != following
+    )
     sleeps, log = [], RetryLog()
     with serve(simulated_frames) as server:
-        server.faults.status_at = {2: 429, 3: 503, 9: 500}  # request 1 is the token, 2 the listing
+        # Request 1 is the token, 2 the listing; the listing's two retries come before the expansion.
+        server.faults.status_at = {2: 429, 3: 503, more + 2: 500}
         server.faults.retry_after_s = 0
         walk, scraped = scrape(server, sleeps=sleeps, log=log, limit=20)
     assert len(scraped) == 20 and walk.refetches == 0
     assert server.requests[1] == server.requests[2] == server.requests[3] == "GET /r/WritingPrompts/top"
-    assert server.requests[7] == server.requests[8]  # the failed request again, not its thread
+    assert server.requests[more + 1] == server.requests[more + 2]  # the failed request again, not its thread
     assert log.retries == 3 and log.causes == {"429": 1, "5xx": 2, "timeout": 0, "connection": 0}
     for wait_s, retry in zip(sleeps, (1, 2, 1), strict=True):
         low, high = backoff_bounds(FAST_REDDIT["backoff_s"], retry)

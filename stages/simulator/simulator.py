@@ -5,13 +5,12 @@ text. Votes then confound that quality the way Reddit does: a popular prompt lif
 all its stories, and a story posted late is seen by fewer readers. The rank stage
 must undo both confounds, and because gold is known here we can measure how well.
 
-Also emits what real scrapes hold: an AutoModerator sticky on every prompt, nested
-replies, [deleted]/[removed] bodies, one-story prompts and duplicate ids from a
-second scrape. Everything flows from one seed, so the same config gives
-byte-identical frames: the prompts' rows from the streams of their blocks
-(stages/sources/prompt_blocks.py: the default's 1,000 prompts are all block 0, the
-root stream), and what follows them, scores, removals and the second scrape, from the
-root stream where block 0 left it.
+Also emits what real scrapes hold: an AutoModerator sticky on every prompt, replies,
+[deleted]/[removed] bodies, one-story prompts and duplicate ids from a second scrape.
+Everything flows from one seed, so the same config and code give byte-identical
+frames: the root stream (seed) draws the writers' skills, then what follows the rows
+(scores, removals, the second scrape); the prompts' rows come from the streams of
+their blocks (prompt_blocks.py), whatever the number of processes that draw them.
 """
 
 import numpy as np
@@ -19,8 +18,8 @@ import pandas as pd
 
 from stages.common.config import SimulateConfig
 from stages.common.contracts import COMMENT_COLUMNS, SUBMISSION_COLUMNS
-from stages.sources.prompt_blocks import PROMPTS_PER_BLOCK, drawn_blocks
-from stages.sources.simulated_rows import REPLY, SECONDS_PER_PROMPT, STICKY, STORY
+from stages.simulator.prompt_blocks import PROMPTS_PER_BLOCK, drawn_blocks
+from stages.simulator.simulated_rows import REPLY, SECONDS_PER_PROMPT, STICKY, STORY
 
 SECOND_SCRAPE_DELAY_S = 86_400
 BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -70,11 +69,11 @@ def simulate_subreddit(
     workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (submissions, comments) in the raw data contract's columns. The prompts are
-    drawn in blocks (stages/sources/prompt_blocks.py), in `workers` processes at most:
+    drawn in blocks (prompt_blocks.py), in `workers` processes at most:
     the frames are the same for any number."""
     rng = np.random.default_rng(config.seed)
     skills = rng.beta(2.0, 2.0, size=config.n_writers)
-    rows = drawn_blocks(config, rng, skills, prompts_per_block, workers)
+    rows = drawn_blocks(config, skills, prompts_per_block, workers)
 
     scraped_utc = config.start_utc + (config.n_prompts + 24 * 7) * SECONDS_PER_PROMPT
     submission_ids = base36_ids(36**5, 7, config.n_prompts)
@@ -89,10 +88,11 @@ def simulate_subreddit(
     scores[stories] = 1 + rng.poisson(votes)
     scores[replies] = 1 + rng.poisson(2.0, size=len(replies))
 
-    # A reply's parent is the story just before it (a story has at most one reply).
+    # A reply's parent is the last story before it.
     comment_submission = np.array(submission_ids, dtype=object)[prompt_of]
     parent_ids = np.array([f"t3_{sid}" for sid in submission_ids], dtype=object)[prompt_of]
-    parent_ids[replies] = [f"t1_{comment_ids[reply - 1]}" for reply in replies.tolist()]
+    last_story = np.maximum.accumulate(np.where(kind == STORY, np.arange(len(kind)), 0))
+    parent_ids[replies] = [f"t1_{comment_ids[story]}" for story in last_story[replies].tolist()]
     bodies, author_hashes = remove_some_bodies(
         rng, rows.body, rows.author_hashes, kind != STICKY, config.deleted_share, config.removed_share
     )

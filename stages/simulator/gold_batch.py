@@ -21,16 +21,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stages.sources.gold import (
+from stages.simulator.gold import (
+    CONTENT_WEIGHTS,
+    FORM_WEIGHT,
+    REPETITION_WEIGHT,
     TOPIC_SATURATION,
+    UNFINISHED_FORM,
     VARIETY_SATURATION,
     VIVID_SATURATION,
-    WEIGHTS,
     gold,
     length_part,
     prompt_theme,
 )
-from stages.sources.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
+from stages.simulator.grammar import acceptor
+from stages.simulator.vocabulary import BLAND_WORDS, THEMES, VIVID_WORDS
 
 REPEAT_NGRAM = 4
 NO_THEME = -1
@@ -47,6 +51,7 @@ class Words:
     text: np.ndarray  # the text each word is in
     code: np.ndarray  # the word's index in vocabulary
     sentence: np.ndarray  # a key per sentence (gold's SENTENCE_END pieces), rising through the texts
+    ended: np.ndarray  # whether an end mark follows the word in its text: its sentence is finished
     vocabulary: list[str]
     n_texts: int
 
@@ -78,10 +83,13 @@ def words(texts: pa.Array) -> Words:
         len(starts), pa.py_buffer(word_offsets), pa.py_buffer(lowered[in_word].tobytes())
     )
     encoded = pc.dictionary_encode(flat)
+    text = index_of_span(offsets, starts)
+    ends_before = np.concatenate([[0], np.cumsum(is_end)])  # end marks in text_bytes[:i]
     return Words(
-        text=index_of_span(offsets, starts),
+        text=text,
         code=encoded.indices.to_numpy().astype(np.int64),
         sentence=index_of_span(sentence_starts, starts),
+        ended=ends_before[offsets[text + 1]] > ends_before[ends],
         vocabulary=encoded.dictionary.to_pylist(),
         n_texts=len(texts),
     )
@@ -176,13 +184,40 @@ def ascii_gold(found: Words, themes: np.ndarray) -> np.ndarray:
         "topic": topic,
         "vivid": np.where(has_words, vivid, 0.0),
         "variety": variety_parts(found),
-        "length": np.array([length_part(int(length)) for length in distinct_lengths])[length_of],
-        "repetition": repetition_parts(found, n_words),
     }
-    total = np.zeros(n)  # gold sums the weighted parts in WEIGHTS' order, from zero
-    for part, weight in WEIGHTS.items():
-        total = total + weight * parts[part]
-    return total
+    length = np.array([length_part(int(length)) for length in distinct_lengths])[length_of]
+    repetition = repetition_parts(found, n_words)
+    fluent_words = np.bincount(found.text, weights=fluent(found), minlength=n)
+    fluency = np.where(has_words, fluent_words / safe_words, 0.0)
+    # A text is finished when an end mark follows its last word (or it has none).
+    last_word = np.cumsum(n_words) - 1
+    finished = ~has_words | found.ended[np.maximum(last_word, 0)] if len(found.text) else np.ones(n, dtype=bool)
+    # gold multiplies and sums in this order, from zero: the same floats, bit for bit.
+    form = fluency * length * np.where(finished, 1.0, UNFINISHED_FORM) * (1.0 - repetition)
+    content = np.zeros(n)
+    for part, weight in CONTENT_WEIGHTS.items():
+        content = content + weight * parts[part]
+    return form * (content + FORM_WEIGHT) + REPETITION_WEIGHT * repetition
+
+
+def fluent(found: Words) -> np.ndarray:
+    """Per word: whether it is in a finished sentence the grammar accepts (gold.fluency_part).
+    The automaton reads every sentence at once, a word a step: at step p the sentences
+    longer than p, which sorting by length puts first."""
+    grammar = acceptor()
+    column = np.array([grammar.word_ids.get(word, 0) for word in found.vocabulary], dtype=np.int64)
+    columns = column[found.code] if len(found.code) else np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.diff(found.sentence, prepend=-1) != 0)
+    lengths = np.diff(first, append=len(found.sentence))
+    longest_first = np.argsort(-lengths, kind="stable")
+    starts, descending = first[longest_first], lengths[longest_first]
+    state = np.ones(len(first), dtype=np.int64)
+    for position in range(descending.max(initial=0)):
+        live = np.searchsorted(-descending, -position, side="left")  # sentences longer than position
+        state[:live] = grammar.transitions[state[:live], columns[starts[:live] + position]]
+    accepted = np.empty(len(first), dtype=bool)
+    accepted[longest_first] = grammar.accepting[state] & found.ended[starts]
+    return np.repeat(accepted, lengths)
 
 
 def variety_parts(found: Words) -> np.ndarray:

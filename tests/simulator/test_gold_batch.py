@@ -5,12 +5,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from stages.sources import gold_batch
-from stages.sources.gold import VARIETY_SATURATION, gold, variety_part, words_of
-from stages.sources.gold_batch import batch_gold, words
-from stages.sources.replayed_draws import ReplayedDraws
-from stages.sources.story_writer import write_prompt, write_story
-from stages.sources.vocabulary import THEMES
+from stages.simulator import gold_batch
+from stages.simulator.gold import VARIETY_SATURATION, fluency_part, gold, variety_part, words_of
+from stages.simulator.gold_batch import batch_gold, words
+from stages.simulator.grammar import WORD_CLASSES, sentence_forms
+from stages.simulator.story_writer import prompt_titles, write_stories, writing_styles
+from stages.simulator.vocabulary import THEMES
 
 EDGE_CASES = [
     ("", ""),
@@ -30,13 +30,10 @@ EDGE_CASES = [
 
 def simulated_pairs(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Prompts of every theme, and stories by writers of every skill, on and off topic."""
-    draws = ReplayedDraws(np.random.default_rng(seed))
-    prompts, stories = [], []
-    for index in range(n):
-        theme = THEMES[index % len(THEMES)]
-        prompts.append(write_prompt(draws, theme))
-        stories.append(write_story(draws, theme, skill=draws.random()))
-    return prompts, stories
+    rng = np.random.default_rng(seed)
+    theme = np.arange(n) % len(THEMES)
+    prompts = prompt_titles(rng, theme)
+    return prompts, write_stories(rng, writing_styles(rng, theme, rng.random(n)))
 
 
 def test_batch_gold_equals_gold_story_by_story_to_the_last_bit():
@@ -46,6 +43,36 @@ def test_batch_gold_equals_gold_story_by_story_to_the_last_bit():
     expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories, strict=True)])
     np.testing.assert_array_equal(batch_gold(prompts, stories), expected)
     assert expected.std() > 0.5  # the stories differ: equality is not trivial
+
+
+def grammar_texts(n: int, seed: int = 0) -> list[str]:
+    """Texts of grammar words, some in the grammar's order and some not, with every kind
+    of ending: end marks, runs of them, none (unfinished), spaces after the last."""
+    rng = random.Random(seed)
+    forms = sentence_forms()
+    texts = []
+    for _ in range(n):
+        sentences = []
+        for _ in range(rng.randint(0, 6)):
+            slots = list(rng.choice(forms))
+            if rng.random() < 0.1:
+                rng.shuffle(slots)
+            if rng.random() < 0.1 and len(slots) > 1:
+                del slots[rng.randrange(len(slots))]
+            words = " ".join(rng.choice(WORD_CLASSES[slot]) for slot in slots)
+            sentences.append(words + rng.choice([".", ".", ".", "!", "?", "...", ""]))
+        texts.append(" ".join(sentences) + rng.choice(["", " ", ".", "\n"]))
+    return texts
+
+
+def test_fluency_in_batches_is_golds_to_the_last_bit():
+    stories = grammar_texts(1500)
+    prompts = ["[WP] An astronaut wakes up alone on a lunar station."] * len(stories)
+    expected = np.array([gold(prompt, story) for prompt, story in zip(prompts, stories, strict=True)])
+    np.testing.assert_array_equal(batch_gold(prompts, stories), expected)
+    fluencies = [fluency_part(story)[0] for story in stories]
+    assert 0.2 < np.mean(np.array(fluencies) == 1.0) < 0.8  # both fluent and broken texts are tested
+    assert any(not fluency_part(story)[1] for story in stories)  # and unfinished ones
 
 
 def sentence_lengths_where_squaring_matters(n: int) -> list[list[int]]:
